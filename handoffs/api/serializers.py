@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from handoffs.models import Handoff, Message
+from handoffs.payloads import handoff_as_dict, person
+from portal.api_fields import StrictSerializer
+from portal.timefmt import iso
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ContactRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class HandoffSerializer(serializers.Serializer):
+    """API.md's H. The shape comes from handoffs/payloads.py, shared with the event stream."""
+
+    id = serializers.IntegerField()
+    team = serializers.CharField()
+    trigger = serializers.CharField()
+    reason = serializers.CharField()
+    priority = serializers.CharField()
+    status = serializers.CharField()
+    assignee = PersonSerializer(allow_null=True)
+    offered_to_role = serializers.CharField(allow_null=True)
+    contact = ContactRefSerializer()
+    evidence = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    first_response_due_at = serializers.DateTimeField()
+    first_responded_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField()
+    resume_automation = serializers.BooleanField(allow_null=True)
+    breached = serializers.BooleanField()
+    escalated = serializers.BooleanField()
+
+    def to_representation(self, instance: Handoff) -> dict[str, Any]:
+        return handoff_as_dict(instance)
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    handoff = serializers.IntegerField(allow_null=True)
+    direction = serializers.CharField()
+    channel = serializers.CharField()
+    body = serializers.CharField()
+    automated = serializers.BooleanField()
+    author = PersonSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    delivery = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance: Message) -> dict[str, Any]:
+        outbox = getattr(instance, "outbox", None)
+        return {
+            "id": instance.pk,
+            "handoff": instance.handoff_id,
+            "direction": instance.direction,
+            "channel": instance.channel,
+            "body": instance.body,
+            "automated": instance.automated,
+            "author": person(instance.author),
+            "created_at": iso(instance.created_at),
+            "delivery": outbox.status if outbox else None,
+        }
+
+
+class ReplyInSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=5000, trim_whitespace=True)
+
+
+class ResolveInSerializer(StrictSerializer):
+    resolution = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    resume_automation = serializers.BooleanField(required=False, default=False)
+
+
+class ReassignInSerializer(StrictSerializer):
+    assignee = serializers.CharField(max_length=150, help_text="The username to give it to.")
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,0 +1,60 @@
+from django.db import models
+
+
+class HandoffStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    WAITING_ON_CONTACT = "waiting_on_contact", "Waiting on contact"
+    RESOLVED = "resolved", "Resolved"
+
+
+ACTIVE_STATUSES = (HandoffStatus.OPEN, HandoffStatus.CLAIMED, HandoffStatus.WAITING_ON_CONTACT)
+
+
+class Trigger(models.TextChoices):
+    HIGH_VALUE = "high_value", "High value"
+    SENTIMENT = "sentiment", "Sentiment"
+    COMPLEXITY = "complexity", "Complexity"
+    QUALIFICATION = "qualification", "Qualification"
+    STAGE = "stage", "Stage moment"
+    APPROVAL = "approval", "Approval"
+    MANUAL = "manual", "Manual"
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class HandoffEventKind(models.TextChoices):
+    CREATED = "created", "Raised"
+    EVIDENCE_ADDED = "evidence_added", "Evidence added"
+    CLAIMED = "claimed", "Claimed"
+    RELEASED = "released", "Released"
+    REASSIGNED = "reassigned", "Reassigned"
+    REPLIED = "replied", "Replied"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    CHAT = "chat", "Chat"
+
+
+class Direction(models.TextChoices):
+    IN = "in", "Inbound"
+    OUT = "out", "Outbound"
+
+
+class OutboxStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"

@@ -1,0 +1,163 @@
+"""Websockets. Consumers authenticate, join their teams' groups and turn pokes into what this
+recipient may see, by reading the durable log through selectors. No business logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+
+from handoffs import live
+from handoffs.selectors import event_log_head, event_log_pruned_through, events_after
+from portal.realtime import team_group
+from portal.selectors import team_ids_visible_to
+
+CATCH_UP_PAGE = 500
+
+
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    parsed = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {k: v[0] for k, v in parsed.items() if v}
+
+
+def _principal(scope: dict[str, Any]) -> Any:
+    key = scope.get("api_key")
+    if key is not None:
+        return key
+    user = scope.get("user")
+    return user if user is not None and user.is_authenticated else None
+
+
+def _parse_since(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    value = int(raw)  # ValueError → refused
+    if value < 0:
+        raise ValueError("since must be ≥ 0")
+    return value
+
+
+class _TeamStream:
+    """Shared by both consumers: group membership and the read-the-log-past-last_seq loop."""
+
+    team_ids: set[int]
+    last_seq: int
+
+    async def join_teams(self, principal: Any) -> None:
+        self.team_ids = await database_sync_to_async(team_ids_visible_to)(principal=principal)
+        for team_id in self.team_ids:
+            await self.channel_layer.group_add(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+
+    async def leave_teams(self) -> None:
+        for team_id in getattr(self, "team_ids", set()):
+            await self.channel_layer.group_discard(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+
+    async def read_log(self) -> list[Any]:
+        events = []
+        while True:
+            page = await database_sync_to_async(events_after)(
+                team_ids=self.team_ids, after_seq=self.last_seq, limit=CATCH_UP_PAGE
+            )
+            events.extend(page)
+            if page:
+                self.last_seq = page[-1].id
+            if len(page) < CATCH_UP_PAGE:
+                return events
+
+
+class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
+    """`/ws/v1/events/?since=<seq>` for programs (API.md "Live events")."""
+
+    async def connect(self) -> None:
+        principal = _principal(self.scope)
+        if principal is None:
+            await self.close(code=4401)
+            return
+        try:
+            since = _parse_since(_query(self.scope).get("since"))
+        except ValueError:
+            await self.close(code=4400)
+            return
+        await self.join_teams(principal)
+        await self.accept()
+        head = await database_sync_to_async(event_log_head)()
+        if since is None:
+            self.last_seq = head
+            return
+        pruned = await database_sync_to_async(event_log_pruned_through)()
+        if since < pruned or since > head:
+            # Older than the log keeps, or from another database: the client must reload.
+            await self.send_json({"type": "reset", "seq": head})
+            self.last_seq = head
+            return
+        self.last_seq = since
+        await self._send_new()
+
+    async def disconnect(self, code: int) -> None:
+        await self.leave_teams()
+
+    async def handoff_changed(self, message: dict[str, Any]) -> None:
+        seq = message.get("seq")
+        if seq is None or seq <= self.last_seq:
+            return
+        await self._send_new()
+
+    async def _send_new(self) -> None:
+        for event in await self.read_log():
+            await self.send_json({"seq": event.id, "type": event.type, "handoff": event.payload})
+
+
+class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
+    """`/ws/ui/?page=inbox|handoff…&since=<seq>`: the browser's stream of htmx out-of-band
+    fragments, rendered for this person."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        query = _query(self.scope)
+        try:
+            self.view = live.LiveView.from_query(query)
+            since = _parse_since(query.get("since"))
+        except ValueError:
+            await self.close(code=4400)
+            return
+        await self.join_teams(user)
+        await self.accept()
+        head = await database_sync_to_async(event_log_head)()
+        self.last_seq = head if since is None or since > head else since
+        if since is not None and since < head:
+            await self._render_new()
+
+    async def disconnect(self, code: int) -> None:
+        await self.leave_teams()
+
+    async def handoff_changed(self, message: dict[str, Any]) -> None:
+        seq = message.get("seq")
+        if seq is None:
+            handoff_id = message.get("handoff_id")
+            if handoff_id is not None:
+                await self._render({handoff_id: "updated"})
+            return
+        if seq > self.last_seq:
+            await self._render_new()
+
+    async def _render_new(self) -> None:
+        changes: dict[int, str] = {}
+        for event in await self.read_log():
+            kind = "created" if event.type == "handoff.created" else "updated"
+            changes[event.handoff_id] = (
+                "created" if changes.get(event.handoff_id) == ("created") else kind
+            )
+        if changes:
+            await self._render(changes)
+
+    async def _render(self, changes: dict[int, str]) -> None:
+        html = await database_sync_to_async(live.render_changes)(
+            user=self.scope["user"], view=self.view, changes=changes
+        )
+        if html:
+            await self.send(text_data=html)

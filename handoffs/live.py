@@ -1,0 +1,91 @@
+"""What the browser's live stream sends: htmx out-of-band fragments for the page a person has
+open, rendered with the same partials as the page itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from handoffs.models import Handoff
+from handoffs.selectors import INBOX_VIEWS, handoffs_visible_to, inbox_queryset
+from handoffs.ui import handoff_page_context, row_context
+
+
+@dataclass(frozen=True)
+class LiveView:
+    page: str  # "inbox" or "handoff"
+    filter: str = "all"
+    team: str | None = None
+    handoff_id: int | None = None
+
+    @classmethod
+    def from_query(cls, query: dict[str, str]) -> LiveView:
+        page = query.get("page", "inbox")
+        if page == "inbox":
+            view = query.get("view", "all")
+            if view not in INBOX_VIEWS:
+                raise ValueError(f"unknown inbox view {view!r}")
+            return cls(page="inbox", filter=view, team=query.get("team") or None)
+        if page == "handoff":
+            return cls(page="handoff", handoff_id=int(query["handoff"]))
+        raise ValueError(f"unknown page {page!r}")
+
+    def shows(self, handoff: Handoff, user: Any) -> bool:
+        if self.team and handoff.team.slug != self.team:
+            return False
+        if self.filter == "mine":
+            return handoff.assignee_id == user.pk
+        if self.filter == "unassigned":
+            return handoff.assignee_id is None
+        return True
+
+
+def render_changes(*, user: Any, view: LiveView, changes: dict[int, str]) -> str:
+    if view.page == "handoff":
+        return _handoff_page(user, view, changes)
+    return _inbox(user, view, changes)
+
+
+def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
+    active = {
+        h.pk: h
+        for h in inbox_queryset(user=user, view="all", team_slug=None).filter(id__in=list(changes))
+    }
+    missing = [hid for hid in changes if hid not in active]
+    closed = (
+        {h.pk: h for h in handoffs_visible_to(principal=user).filter(id__in=missing)}
+        if missing
+        else {}
+    )
+    ctx = row_context(user=user)
+    parts: list[str] = []
+    for handoff_id, kind in changes.items():
+        handoff = active.get(handoff_id) or closed.get(handoff_id)
+        if handoff is None:
+            continue
+        fresh = kind == "created" and view.shows(handoff, user) and handoff.is_active
+        row = render_to_string(
+            "handoffs/inbox.html#row",
+            {**ctx, "handoff": handoff, "oob": not fresh, "fresh": fresh},
+        )
+        if fresh:
+            parts.append(f'<div id="inbox-rows" hx-swap-oob="afterbegin">{row}</div>')
+            if getattr(handoff, "offered_to_me", False):
+                parts.append(render_to_string("handoffs/inbox.html#toast", {"handoff": handoff}))
+        else:
+            parts.append(row)
+    return "".join(parts)
+
+
+def _handoff_page(user: Any, view: LiveView, changes: dict[int, str]) -> str:
+    if view.handoff_id not in changes:
+        return ""
+    handoff = handoffs_visible_to(principal=user).filter(id=view.handoff_id).first()
+    if handoff is None:
+        return ""
+    ctx = {**handoff_page_context(user=user, handoff=handoff), "oob": True}
+    return render_to_string("handoffs/handoff.html#panel", ctx) + render_to_string(
+        "handoffs/handoff.html#conversation", ctx
+    )

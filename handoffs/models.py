@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from handoffs.choices import (
+    ACTIVE_STATUSES,
+    Channel,
+    Direction,
+    HandoffEventKind,
+    HandoffStatus,
+    OutboxStatus,
+    Priority,
+    Trigger,
+)
+from portal.choices import Role
+
+
+class Handoff(models.Model):
+    team = models.ForeignKey("portal.Team", on_delete=models.PROTECT, related_name="handoffs")
+    contact = models.ForeignKey(
+        "journeys.Contact", on_delete=models.CASCADE, related_name="handoffs"
+    )
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    reason = models.CharField(max_length=600)
+    evidence = models.JSONField(default=list, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(
+        max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_handoffs",
+    )
+    offered_to_role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    rule = models.ForeignKey(
+        "journeys.HandoffRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signal = models.ForeignKey(
+        "journeys.Signal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField()
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    resume_automation = models.BooleanField(null=True, blank=True)
+    breached = models.BooleanField(default=False)
+    escalated = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            # Race-safe "attach as evidence": two signals racing to raise the same handoff hit
+            # this index; the loser attaches to the winner (handoffs/services.py).
+            models.UniqueConstraint(
+                fields=["contact", "trigger"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="handoff_one_active_per_contact_trigger",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["team", "first_response_due_at", "id"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="handoff_active_team_due",
+            ),
+            models.Index(
+                fields=["assignee", "first_response_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="handoff_active_assignee_due",
+            ),
+            models.Index(fields=["contact", "-created_at"], name="handoff_contact_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_trigger_display()} for {self.contact_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class HandoffEvent(models.Model):
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=HandoffEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on handoff {self.handoff_id}"
+
+
+class Conversation(models.Model):
+    """One thread per contact across channels; replies go out on its `channel`."""
+
+    contact = models.OneToOneField(
+        "journeys.Contact", on_delete=models.CASCADE, related_name="conversation"
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Conversation with contact {self.contact_id}"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    body = models.TextField()
+    automated = models.BooleanField(default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL = none; unique when set)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_external_id_per_channel",
+            )
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.get_channel_display()} #{self.pk}"
+
+
+class OutboxEntry(models.Model):
+    """A message waiting to leave. Persisted with the message; delivered by a task; a lease
+    (`lease_until`) keeps two workers from sending it at once, and the sweep retries the rest."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbox")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    to_address = models.CharField(max_length=254)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    backend = models.CharField(max_length=100, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbox entry"
+        verbose_name_plural = "outbox"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=[OutboxStatus.QUEUED, OutboxStatus.SENDING]),
+                name="outbox_pending_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to_address} ({self.status})"

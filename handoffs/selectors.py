@@ -1,0 +1,182 @@
+"""Reads of handoffs: every query a page, endpoint or consumer makes goes through here, already
+narrowed to what the principal may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Value, When
+from django.http import Http404
+
+from handoffs.choices import ACTIVE_STATUSES, HandoffStatus, Priority, Trigger
+from handoffs.models import Handoff, HandoffEvent, Message
+from portal.errors import log_not_visible
+from portal.models import Event, EventLogState, Membership
+from portal.selectors import teams_visible_to
+
+HANDOFF_RELATED = ("team", "contact", "assignee")
+
+
+class FilterError(ValueError):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("invalid filters")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class HandoffFilters:
+    statuses: tuple[str, ...] = ()
+    team: str | None = None
+    trigger: str | None = None
+    priority: str | None = None
+    assignee: str | None = None  # "me", "none" or a username
+    contact_id: int | None = None
+    breached: bool | None = None
+
+
+def parse_filters(params: Any) -> HandoffFilters:
+    """Turn query parameters into filters, naming every bad one."""
+    errors: dict[str, list[str]] = {}
+    statuses: list[str] = []
+    for raw in params.getlist("status") if hasattr(params, "getlist") else []:
+        for value in raw.split(","):
+            value = value.strip()
+            if value == "active":
+                statuses.extend(ACTIVE_STATUSES)
+            elif value in HandoffStatus.values:
+                statuses.append(value)
+            elif value:
+                errors.setdefault("status", []).append(f"Unknown status {value!r}.")
+
+    def choice(name: str, allowed: list[str]) -> str | None:
+        value = params.get(name) or None
+        if value is not None and value not in allowed:
+            errors[name] = [f"Unknown {name} {value!r}; one of {', '.join(allowed)}."]
+        return value
+
+    contact_id = None
+    if params.get("contact"):
+        try:
+            contact_id = int(params["contact"])
+        except ValueError:
+            errors["contact"] = ["Expected a contact id (integer)."]
+    breached = None
+    if params.get("breached"):
+        if params["breached"].lower() not in {"true", "false"}:
+            errors["breached"] = ["Expected true or false."]
+        breached = params["breached"].lower() == "true"
+    filters = HandoffFilters(
+        statuses=tuple(dict.fromkeys(statuses)),
+        team=params.get("team") or None,
+        trigger=choice("trigger", Trigger.values),
+        priority=choice("priority", Priority.values),
+        assignee=params.get("assignee") or None,
+        contact_id=contact_id,
+        breached=breached,
+    )
+    if errors:
+        raise FilterError(errors)
+    return filters
+
+
+def handoffs_visible_to(*, principal: Any) -> QuerySet[Handoff]:
+    return Handoff.objects.filter(team__in=teams_visible_to(principal=principal)).select_related(
+        *HANDOFF_RELATED
+    )
+
+
+def handoff_list(*, principal: Any, filters: HandoffFilters) -> QuerySet[Handoff]:
+    qs = handoffs_visible_to(principal=principal)
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.team:
+        qs = qs.filter(team__slug=filters.team)
+    if filters.trigger:
+        qs = qs.filter(trigger=filters.trigger)
+    if filters.priority:
+        qs = qs.filter(priority=filters.priority)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee_id=getattr(principal, "pk", None) if _is_user(principal) else None)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee=None)
+    elif filters.assignee:
+        qs = qs.filter(assignee__username=filters.assignee)
+    if filters.contact_id is not None:
+        qs = qs.filter(contact_id=filters.contact_id)
+    if filters.breached is not None:
+        qs = qs.filter(breached=filters.breached)
+    return qs.order_by("first_response_due_at", "id")
+
+
+def _is_user(principal: Any) -> bool:
+    return hasattr(principal, "get_full_name")
+
+
+def handoff_get_for(*, principal: Any, handoff_id: int) -> Handoff:
+    """The handoff if `principal` may see it; otherwise 404 — never a hint that it exists."""
+    handoff = handoffs_visible_to(principal=principal).filter(id=handoff_id).first()
+    if handoff is None:
+        log_not_visible(principal, f"handoff {handoff_id}")
+        raise Http404("No such handoff")
+    return handoff
+
+
+INBOX_VIEWS = ("all", "mine", "unassigned")
+
+
+def inbox_queryset(*, user: Any, view: str, team_slug: str | None) -> QuerySet[Handoff]:
+    """The live inbox: active handoffs in the user's teams, offered-to-my-role first, then by
+    first-response due time."""
+    qs = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
+    if team_slug:
+        qs = qs.filter(team__slug=team_slug)
+    if view == "mine":
+        qs = qs.filter(assignee=user)
+    elif view == "unassigned":
+        qs = qs.filter(assignee=None)
+    offered = Membership.objects.filter(
+        user=user, team=OuterRef("team"), role=OuterRef("offered_to_role")
+    )
+    qs = qs.annotate(
+        offered_to_me=Case(
+            When(Exists(offered), assignee=None, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+    return qs.order_by("-offered_to_me", "first_response_due_at", "id")
+
+
+def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:
+    return (
+        inbox_queryset(user=user, view="all", team_slug=None).filter(id=handoff_id).first()
+        or handoffs_visible_to(principal=user).filter(id=handoff_id).first()
+    )
+
+
+def handoff_messages(*, handoff: Handoff) -> list[Message]:
+    """The contact's whole conversation (not only this handoff's part), oldest first."""
+    return list(
+        Message.objects.filter(conversation__contact_id=handoff.contact_id)
+        .select_related("author", "outbox")
+        .order_by("created_at", "id")
+    )
+
+
+def handoff_history(*, handoff: Handoff) -> list[HandoffEvent]:
+    return list(handoff.events.select_related("actor").order_by("at", "id"))
+
+
+def event_log_head() -> int:
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def event_log_pruned_through() -> int:
+    return EventLogState.objects.filter(pk=1).values_list("pruned_through", flat=True).first() or 0
+
+
+def events_after(*, team_ids: set[int], after_seq: int, limit: int = 500) -> list[Event]:
+    if not team_ids:
+        return []
+    return list(Event.objects.filter(id__gt=after_seq, team_id__in=team_ids).order_by("id")[:limit])

@@ -1,0 +1,64 @@
+"""Celery tasks: ids in, a service call, retries owned here."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from handoffs.channels import DeliveryError, backend_for
+from handoffs.choices import OutboxStatus
+from handoffs.models import OutboxEntry
+from handoffs.services import outbox_claim, outbox_mark_failed, outbox_mark_sent
+
+log = logging.getLogger("baton.outbox")
+
+
+@shared_task(name="handoffs.tasks.outbox_deliver", ignore_result=True)
+def outbox_deliver(entry_id: int) -> str:
+    """Deliver one entry. Safe to run twice: only the holder of the lease sends."""
+    entry = outbox_claim(entry_id=entry_id)
+    if entry is None:
+        return "skipped"
+    try:
+        backend = backend_for(entry.channel)
+        provider_id = backend.send(entry)  # slow I/O: outside any transaction
+    except DeliveryError as exc:
+        outbox_mark_failed(entry=entry, error=str(exc), max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
+        return "failed"
+    except Exception as exc:
+        log.exception("delivery of outbox entry %s crashed", entry_id)
+        outbox_mark_failed(
+            entry=entry,
+            error=f"{type(exc).__name__}: {exc}",
+            max_attempts=settings.OUTBOX_MAX_ATTEMPTS,
+        )
+        return "failed"
+    outbox_mark_sent(entry=entry, backend=backend.name, provider_message_id=provider_id)
+    return "sent"
+
+
+@shared_task(name="handoffs.tasks.outbox_sweep", ignore_result=True)
+def outbox_sweep(limit: int = 500) -> int:
+    """Re-send what is due: retries after back-off, and entries whose task was lost (broker down
+    at enqueue time, worker killed mid-send once its lease expires)."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            OutboxEntry.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[OutboxStatus.QUEUED, OutboxStatus.SENDING], next_attempt_at__lte=now
+            )
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[:limit]
+        )
+    for entry_id in due:
+        outbox_deliver(entry_id) if settings.CELERY_TASK_ALWAYS_EAGER else outbox_deliver.delay(
+            entry_id
+        )
+    return len(due)

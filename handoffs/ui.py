@@ -1,0 +1,55 @@
+"""Context shared by the pages and the live stream, so a fragment looks the same either way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoffs.models import Handoff
+from handoffs.selectors import handoff_history, handoff_messages
+from handoffs.services import signature_line
+from journeys.choices import EnrollmentStatus
+from journeys.models import Enrollment
+from portal.roles import MANAGE_HANDOFFS, WORK_HANDOFFS
+from portal.selectors import teams_with_perm
+
+
+def row_context(*, user: Any) -> dict[str, Any]:
+    work = set(teams_with_perm(principal=user, codename=WORK_HANDOFFS).values_list("id", flat=True))
+    return {"user": user, "work_team_ids": work}
+
+
+def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
+    can_work = (
+        teams_with_perm(principal=user, codename=WORK_HANDOFFS).filter(id=handoff.team_id).exists()
+    )
+    can_manage = (
+        teams_with_perm(principal=user, codename=MANAGE_HANDOFFS)
+        .filter(id=handoff.team_id)
+        .exists()
+    )
+    mine = handoff.assignee_id == user.pk
+    unowned = handoff.assignee_id is None
+    messages = handoff_messages(handoff=handoff)
+    enrollments = list(
+        Enrollment.objects.filter(contact_id=handoff.contact_id)
+        .select_related("journey", "stage")
+        .order_by("-created_at")[:5]
+    )
+    return {
+        "handoff": handoff,
+        "contact": handoff.contact,
+        "messages": messages,
+        "history": handoff_history(handoff=handoff),
+        "enrollments": enrollments,
+        "has_paused": any(e.status == EnrollmentStatus.PAUSED_FOR_HUMAN for e in enrollments),
+        "can_work": can_work,
+        "can_claim": can_work and unowned and handoff.is_active,
+        "can_reply": can_work and (mine or unowned) and handoff.is_active,
+        "can_release": handoff.is_active and not unowned and (mine or can_manage),
+        "can_resolve": handoff.is_active and can_work and (mine or unowned or can_manage),
+        "signature": signature_line(user, handoff.team),
+        "will_sign": not any(
+            m.direction == "out" and m.author_id == user.pk and m.handoff_id == handoff.pk
+            for m in messages
+        ),
+    }

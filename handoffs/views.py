@@ -1,0 +1,166 @@
+"""The rep's pages: the live inbox and one handoff. Views parse, call a selector or a service,
+and render the full page or, for htmx, the fragment that changed."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from handoffs import services
+from handoffs.choices import ACTIVE_STATUSES
+from handoffs.models import Handoff
+from handoffs.selectors import (
+    INBOX_VIEWS,
+    event_log_head,
+    handoff_get_for,
+    handoffs_visible_to,
+    inbox_queryset,
+    inbox_row,
+)
+from handoffs.ui import handoff_page_context, row_context
+from portal.errors import Conflict, DomainError, security_log
+from portal.selectors import teams_visible_to, user_can_manage, user_can_work
+
+PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    view = request.GET.get("view", "all")
+    if view not in INBOX_VIEWS:
+        view = "all"
+    teams = list(teams_visible_to(principal=request.user).order_by("name"))
+    team = request.GET.get("team") or None
+    if team not in {t.slug for t in teams}:
+        team = None
+    since = event_log_head()  # read first: the live stream resumes from here, missing nothing
+    rows = inbox_queryset(user=request.user, view=view, team_slug=team)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    scope = handoffs_visible_to(principal=request.user).filter(status__in=ACTIVE_STATUSES)
+    if team:
+        scope = scope.filter(team__slug=team)
+    counts = scope.aggregate(
+        all=Count("id"),
+        mine=Count("id", filter=Q(assignee=request.user)),
+        unassigned=Count("id", filter=Q(assignee=None)),
+    )
+    context = {
+        **row_context(user=request.user),
+        "page": page,
+        "view": view,
+        "team": team,
+        "teams": teams,
+        "counts": counts,
+        "since": since,
+        "live": page.number == 1,
+    }
+    if request.htmx and request.htmx.target == "inbox-list":
+        return render(request, "handoffs/inbox.html#list", context)
+    return render(request, "handoffs/inbox.html", context)
+
+
+@login_required
+@require_GET
+def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
+    context = {
+        **handoff_page_context(user=request.user, handoff=handoff),
+        "since": event_log_head(),
+    }
+    return render(request, "handoffs/handoff.html", context)
+
+
+def _respond(
+    request: HttpRequest, handoff_id: int, *, notice: str = "", status: int = 200
+) -> HttpResponse:
+    """After an action: htmx gets the fragment it came from; a plain form post a redirect."""
+    if not request.htmx:
+        if notice:
+            flash.warning(request, notice)
+        return redirect("handoff-detail", handoff_id=handoff_id)
+    if request.POST.get("from") == "row":
+        handoff = inbox_row(user=request.user, handoff_id=handoff_id)
+        context = {**row_context(user=request.user), "handoff": handoff, "notice": notice}
+        return render(request, "handoffs/inbox.html#row", context, status=status)
+    handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
+    context = {
+        **handoff_page_context(user=request.user, handoff=handoff),
+        "notice": notice,
+        "oob": False,
+    }
+    response = render(request, "handoffs/handoff.html#workspace", context, status=status)
+    return response
+
+
+def _workable(request: HttpRequest, handoff_id: int) -> Handoff | None:
+    handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
+    if not user_can_work(user=request.user, team_id=handoff.team_id):
+        security_log.info("denied work on handoff %s to user %s", handoff_id, request.user.pk)
+        return None
+    return handoff
+
+
+def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
+    handoff = _workable(request, handoff_id)
+    if handoff is None:
+        return _respond(request, handoff_id, notice="Your role cannot work this team's handoffs.")
+    user = request.user
+    try:
+        if action == "claim":
+            services.handoff_claim(handoff_id=handoff_id, user=user)
+        elif action == "release":
+            if handoff.assignee_id != user.pk and not user_can_manage(
+                user=user, team_id=handoff.team_id
+            ):
+                return _respond(request, handoff_id, notice="Only the owner or a lead may release.")
+            services.handoff_release(handoff_id=handoff_id, user=user)
+        elif action == "reply":
+            services.handoff_reply(
+                handoff_id=handoff_id, user=user, body=request.POST.get("body", "")
+            )
+        elif action == "resolve":
+            if handoff.assignee_id not in (None, user.pk) and not user_can_manage(
+                user=user, team_id=handoff.team_id
+            ):
+                return _respond(request, handoff_id, notice="Only the owner or a lead may resolve.")
+            services.handoff_resolve(
+                handoff_id=handoff_id,
+                user=user,
+                resolution=request.POST.get("resolution", ""),
+                resume_automation=request.POST.get("resume_automation") == "on",
+            )
+    except Conflict as exc:
+        return _respond(request, handoff_id, notice=exc.detail)
+    except DomainError as exc:
+        return _respond(request, handoff_id, notice=exc.detail)
+    return _respond(request, handoff_id)
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    return _act(request, handoff_id, "claim")
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    return _act(request, handoff_id, "release")
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    return _act(request, handoff_id, "reply")
+
+
+@login_required
+@require_POST
+def resolve(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    return _act(request, handoff_id, "resolve")

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from rest_framework import serializers
+
+from portal.api_fields import BoundedJSONObject, StrictSerializer
+
+SIGNAL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class ContactInSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+    def validate_phone(self, value: str) -> str:
+        if value and not PHONE.match(value):
+            raise serializers.ValidationError("Not a phone number (use E.164, e.g. +447700900123).")
+        return value
+
+    def validate_timezone(self, value: str) -> str:
+        if value and value not in _zones():
+            raise serializers.ValidationError(f"Unknown time zone {value!r} (e.g. Europe/London).")
+        return value
+
+
+class AccountInSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class SignalInSerializer(StrictSerializer):
+    type = serializers.CharField(max_length=64)
+    idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False)
+    contact = ContactInSerializer()
+    account = AccountInSerializer(required=False, allow_null=True)
+    properties = BoundedJSONObject(required=False)
+
+    def validate_type(self, value: str) -> str:
+        if not SIGNAL_TYPE.match(value):
+            raise serializers.ValidationError(
+                "Letters, digits and _ . : - only, starting with a letter or digit."
+            )
+        return value
+
+
+class SignalAcceptedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    duplicate = serializers.BooleanField()
+
+
+class SignalBatchInSerializer(serializers.Serializer):
+    signals = serializers.ListField(child=serializers.JSONField(), max_length=1000)
+
+
+class SignalBatchOutSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+def validate_signal(data: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    serializer = SignalInSerializer(data=data)
+    if serializer.is_valid():
+        return dict(serializer.validated_data), None
+    return None, serializer.errors

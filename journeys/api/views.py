@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from journeys.api.serializers import (
+    SignalAcceptedSerializer,
+    SignalBatchOutSerializer,
+    SignalInSerializer,
+    validate_signal,
+)
+from journeys.ingestion import body_hash, signal_ingest, signal_ingest_batch
+from journeys.models import Contact
+from journeys.selectors import (
+    contact_get_for,
+    contact_timeline,
+    contacts_visible_to,
+    timeline_count,
+)
+from portal.api_access import require_integration
+from portal.errors import InvalidInput, flatten_errors
+
+MAX_BATCH = 1000
+
+
+def _with_header_key(request: Request, raw: Any) -> Any:
+    header = request.headers.get("Idempotency-Key")
+    if not header or not isinstance(raw, dict):
+        return raw
+    body_key = raw.get("idempotency_key")
+    if body_key not in (None, header):
+        raise InvalidInput(
+            "Idempotency-Key header and body idempotency_key differ",
+            {"idempotency_key": ["Does not match the Idempotency-Key header."]},
+        )
+    return {**raw, "idempotency_key": header}
+
+
+class SignalIngestView(APIView):
+    @extend_schema(
+        request=SignalInSerializer,
+        responses={202: SignalAcceptedSerializer},
+        summary="Send one signal",
+    )
+    def post(self, request: Request) -> Response:
+        api_key = require_integration(request)
+        raw = _with_header_key(request, request.data)
+        data, errors = validate_signal(raw)
+        if errors:
+            raise InvalidInput("Invalid input.", flatten_errors(errors))
+        accepted = signal_ingest(api_key=api_key, data=data, raw_hash=body_hash(raw))
+        return Response(
+            {"id": str(accepted.id), "duplicate": accepted.duplicate},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class SignalBatchView(APIView):
+    @extend_schema(
+        request=inline_serializer(
+            "SignalBatchIn", {"signals": serializers.ListField(child=SignalInSerializer())}
+        ),
+        responses={202: SignalBatchOutSerializer},
+        summary="Send up to 1000 signals",
+    )
+    def post(self, request: Request) -> Response:
+        api_key = require_integration(request)
+        body = request.data
+        if not isinstance(body, dict) or set(body) != {"signals"}:
+            raise InvalidInput("Invalid input.", {"signals": ['Send {"signals": [...]}.']})
+        items = body["signals"]
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("Invalid input.", {"signals": ["Expected a non-empty list."]})
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(
+                "Invalid input.", {"signals": [f"At most {MAX_BATCH} signals per batch."]}
+            )
+        good: list[tuple[int, dict[str, Any], str]] = []
+        errors: list[dict[str, Any]] = []
+        for index, raw in enumerate(items):
+            data, item_errors = validate_signal(raw)
+            if item_errors:
+                errors.append({"index": index, "errors": flatten_errors(item_errors)})
+            else:
+                good.append((index, data, body_hash(raw)))
+        result = signal_ingest_batch(api_key=api_key, items=good) if good else None
+        if result is not None:
+            errors = sorted(errors + result.errors, key=lambda e: e["index"])
+        return Response(
+            {
+                "accepted": result.accepted if result else 0,
+                "duplicates": result.duplicates if result else 0,
+                "errors": errors,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    timezone = serializers.CharField()
+    account = serializers.DictField(allow_null=True)
+    opted_out_channels = serializers.ListField(child=serializers.CharField())
+
+    def to_representation(self, c: Contact) -> dict[str, Any]:
+        account = c.account
+        return {
+            "id": c.pk,
+            "external_id": c.external_id,
+            "name": c.name,
+            "email": c.email,
+            "phone": c.phone,
+            "timezone": c.timezone,
+            "account": {"id": account.pk, "external_id": account.external_id, "name": account.name}
+            if account
+            else None,
+            "opted_out_channels": c.opted_out_channels,
+        }
+
+
+class ContactListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("external_id", str), OpenApiParameter("email", str)],
+        responses={200: ContactSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        qs = contacts_visible_to(principal=request.user).order_by("id")
+        if request.query_params.get("external_id"):
+            qs = qs.filter(external_id=request.query_params["external_id"])
+        if request.query_params.get("email"):
+            qs = qs.filter(email__iexact=request.query_params["email"])
+        paginator = PageNumberPagination()
+        paginator.page_size = 50
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ContactSerializer(page, many=True).data)
+
+
+class ContactDetailView(APIView):
+    @extend_schema(responses={200: ContactSerializer})
+    def get(self, request: Request, contact_id: int) -> Response:
+        contact = contact_get_for(principal=request.user, contact_id=contact_id)
+        return Response(ContactSerializer(contact).data)
+
+
+class TimelinePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ContactTimelineView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: inline_serializer("TimelinePage", {"count": serializers.IntegerField()})},
+    )
+    def get(self, request: Request, contact_id: int) -> Response:
+        contact = contact_get_for(principal=request.user, contact_id=contact_id)
+        paginator = TimelinePagination()
+        page_size = paginator.get_page_size(request) or 50
+        try:
+            page = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            raise InvalidInput("Invalid input.", {"page": ["Expected a page number."]}) from None
+        total = timeline_count(contact=contact)
+        items = contact_timeline(contact=contact, offset=(page - 1) * page_size, limit=page_size)
+        base = request.build_absolute_uri(request.path)
+        last_page = max(1, -(-total // page_size))
+        return Response(
+            {
+                "count": total,
+                "next": f"{base}?page={page + 1}&page_size={page_size}"
+                if page < last_page
+                else None,
+                "previous": f"{base}?page={page - 1}&page_size={page_size}" if page > 1 else None,
+                "results": [item.as_dict() for item in items],
+            }
+        )

@@ -1,0 +1,270 @@
+"""Signals in: store once, evaluate rules once, in the same transaction.
+
+A 202 means the signal and everything its rules decided (handoffs raised, journeys paused) are
+committed together, so a crash can neither lose an accepted signal nor evaluate it twice. The
+batch path is set-based: a handful of queries per batch, not per signal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from handoffs.services import RaiseRequest, handoff_raise
+from journeys import rules
+from journeys.models import Account, Contact, HandoffRule, Journey, Signal
+from journeys.services import CONTACT_FIELDS, enrollment_start
+from portal.errors import Conflict
+from portal.models import ApiKey
+from portal.timefmt import iso
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: int
+    duplicate: bool
+
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Item:
+    index: int
+    data: dict[str, Any]
+    body_hash: str
+    key: str | None
+    contact: Contact | None = None
+    account: Account | None = None
+    signal: Signal | None = None
+
+
+def body_hash(raw: Mapping[str, Any]) -> str:
+    """What "the same body" means for idempotency: the canonical JSON minus the key itself."""
+    body = {k: v for k, v in raw.items() if k != "idempotency_key"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def signal_ingest(*, api_key: ApiKey | None, data: dict[str, Any], raw_hash: str) -> Accepted:
+    """One signal. Repeats answer like the first; a reused key with another body is a 409."""
+    result, accepted = _ingest([_Item(0, data, raw_hash, data.get("idempotency_key"))], api_key)
+    if result.errors:
+        raise Conflict(result.errors[0]["errors"]["idempotency_key"][0])
+    return accepted[0]
+
+
+def signal_ingest_batch(
+    *, api_key: ApiKey | None, items: Iterable[tuple[int, dict[str, Any], str]]
+) -> BatchResult:
+    """Validated items (index, data, hash). Good ones are kept even when others are refused."""
+    batch = [_Item(i, data, h, data.get("idempotency_key")) for i, data, h in items]
+    result, _ = _ingest(batch, api_key)
+    return result
+
+
+def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, list[Accepted]]:
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _ingest_once(items, api_key)
+        except IntegrityError:
+            # A concurrent request stored one of these keys between our check and our insert;
+            # go again, and the check now sees it as a duplicate.
+            for item in items:
+                item.signal = None
+    raise Conflict("Signals are being delivered concurrently with the same keys; retry.")
+
+
+def _ingest_once(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, list[Accepted]]:
+    result = BatchResult()
+    answers: dict[int, Accepted] = {}
+    fresh = _split_duplicates(items, api_key, result, answers)
+    if fresh:
+        _upsert_people(fresh)
+        now = timezone.now()
+        signals = [
+            Signal(
+                api_key=api_key,
+                idempotency_key=item.key,
+                body_hash=item.body_hash,
+                type=item.data["type"],
+                contact=item.contact,
+                account=item.account,
+                occurred_at=item.data.get("occurred_at") or now,
+                properties=item.data.get("properties") or {},
+                evaluated_at=now,
+            )
+            for item in fresh
+        ]
+        Signal.objects.bulk_create(signals)
+        for item, signal in zip(fresh, signals, strict=True):
+            item.signal = signal
+            answers[item.index] = Accepted(id=signal.pk, duplicate=False)
+        _evaluate(fresh)
+        result.accepted += len(fresh)
+    return result, [answers[i.index] for i in items if i.index in answers]
+
+
+def _split_duplicates(
+    items: list[_Item], api_key: ApiKey | None, result: BatchResult, answers: dict[int, Accepted]
+) -> list[_Item]:
+    keys = {item.key for item in items if item.key}
+    stored = (
+        {
+            key: (pk, digest)
+            for key, pk, digest in Signal.objects.filter(
+                api_key=api_key, idempotency_key__in=keys
+            ).values_list("idempotency_key", "id", "body_hash")
+        }
+        if keys
+        else {}
+    )
+    fresh: list[_Item] = []
+    seen_in_batch: dict[str, _Item] = {}
+    for item in items:
+        if item.key and item.key in stored:
+            pk, digest = stored[item.key]
+            if digest == item.body_hash:
+                result.duplicates += 1
+                answers[item.index] = Accepted(id=pk, duplicate=True)
+            else:
+                result.errors.append(_key_conflict(item.index))
+            continue
+        if item.key and item.key in seen_in_batch:
+            first = seen_in_batch[item.key]
+            if first.body_hash == item.body_hash:
+                result.duplicates += 1
+            else:
+                result.errors.append(_key_conflict(item.index))
+            continue
+        if item.key:
+            seen_in_batch[item.key] = item
+        fresh.append(item)
+    return fresh
+
+
+def _key_conflict(index: int) -> dict[str, Any]:
+    return {
+        "index": index,
+        "errors": {
+            "idempotency_key": ["This idempotency key was already used with a different body."]
+        },
+    }
+
+
+def _upsert_people(items: list[_Item]) -> None:
+    """Accounts then contacts, each in one upsert per distinct set of provided fields, sorted by
+    external id so two concurrent batches lock rows in the same order (no deadlock)."""
+    accounts: dict[str, dict[str, Any]] = {}
+    for item in items:
+        account = item.data.get("account")
+        if account:
+            values = accounts.setdefault(account["external_id"], {})
+            if account.get("name"):
+                values["name"] = account["name"]
+    account_rows = _bulk_upsert(Account, accounts)
+    contacts: dict[str, dict[str, Any]] = {}
+    for item in items:
+        contact = item.data["contact"]
+        values = contacts.setdefault(contact["external_id"], {})
+        values.update({k: contact[k] for k in CONTACT_FIELDS if contact.get(k)})
+        account = item.data.get("account")
+        if account:
+            values["account"] = account_rows[account["external_id"]]
+    contact_rows = _bulk_upsert(Contact, contacts)
+    for item in items:
+        item.contact = contact_rows[item.data["contact"]["external_id"]]
+        account = item.data.get("account")
+        item.account = account_rows[account["external_id"]] if account else None
+
+
+def _bulk_upsert(model: type[Any], rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    by_fields: dict[tuple[str, ...], list[Any]] = {}
+    for external_id in sorted(rows):
+        values = rows[external_id]
+        by_fields.setdefault(tuple(sorted(values)), []).append(
+            model(external_id=external_id, **values)
+        )
+    out: dict[str, Any] = {}
+    for fields, objs in by_fields.items():
+        model.objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["external_id"],
+            update_fields=[*fields, "updated_at"],
+        )
+        out.update({obj.external_id: obj for obj in objs})
+    missing = [eid for eid, obj in out.items() if obj.pk is None]
+    if missing:  # backends that cannot return ids from an upsert
+        ids = dict(model.objects.filter(external_id__in=missing).values_list("external_id", "id"))
+        for eid in missing:
+            out[eid].pk = ids[eid]
+    return out
+
+
+def signal_document(item_data: Mapping[str, Any], occurred_at: Any) -> dict[str, Any]:
+    """What rule conditions and reason templates see (docs/rules.md)."""
+    return {
+        "type": item_data["type"],
+        "occurred_at": iso(occurred_at),
+        "properties": item_data.get("properties") or {},
+        "contact": dict(item_data["contact"]),
+        "account": dict(item_data.get("account") or {}),
+    }
+
+
+def _evaluate(items: list[_Item]) -> None:
+    types = {item.data["type"] for item in items}
+    journeys = list(Journey.objects.filter(is_active=True, enroll_on_signal_type__in=types))
+    active_rules = list(
+        HandoffRule.objects.filter(enabled=True, signal_type__in=types)
+        .select_related("team")
+        .order_by("id")
+    )
+    if not journeys and not active_rules:
+        return
+    for item in items:
+        signal = item.signal
+        assert signal is not None and item.contact is not None
+        for journey in journeys:
+            if journey.enroll_on_signal_type == signal.type:
+                enrollment_start(contact=item.contact, journey=journey)
+        doc = signal_document(item.data, signal.occurred_at)
+        for rule in active_rules:
+            if rule.signal_type != signal.type or not rules.condition_matches(rule.condition, doc):
+                continue
+            handoff_raise(request=_raise_request(rule, doc, item.contact, signal))
+
+
+def _raise_request(
+    rule: HandoffRule, doc: dict[str, Any], contact: Contact, signal: Signal
+) -> RaiseRequest:
+    reason = f"{rules.template_render(rule.reason_template, doc)} (rule: {rule})"
+    evidence = {
+        "signal_id": signal.pk,
+        "type": signal.type,
+        "at": iso(signal.occurred_at),
+        "detail": "; ".join(rules.condition_explain(rule.condition, doc)),
+        "rule": str(rule),
+    }
+    return RaiseRequest(
+        contact=contact,
+        team=rule.team,
+        trigger=rule.trigger,
+        priority=rule.priority,
+        reason=reason,
+        evidence=evidence,
+        rule=rule,
+        signal=signal,
+        offered_to_role=rule.offer_to_role,
+    )

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from handoffs.choices import Priority, Trigger
+from journeys.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus, LoopStage
+from portal.choices import Role
+
+
+class Account(models.Model):
+    external_id = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Contact(models.Model):
+    external_id = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    opted_out_channels = models.JSONField(default=list, blank=True)
+    last_inbound_channel = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email"], name="contact_email")]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or self.phone or self.external_id
+
+
+class Signal(models.Model):
+    """An event from outside, stored once. Idempotency is per API key: (key, idempotency_key) is
+    unique, and `body_hash` tells a true repeat from a conflicting reuse of the key."""
+
+    api_key = models.ForeignKey(
+        "portal.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    body_hash = models.CharField(max_length=64)
+    type = models.CharField(max_length=64)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="signals")
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    properties = models.JSONField(default=dict, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="signal_idempotent_per_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="signal_contact_time"),
+            models.Index(fields=["type", "-occurred_at"], name="signal_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
+class HandoffRule(models.Model):
+    """When a signal of `signal_type` matches `condition` (journeys/rules.py), raise a handoff."""
+
+    name = models.CharField(max_length=100)
+    signal_type = models.CharField(max_length=64, db_index=True)
+    condition = models.JSONField(
+        default=dict,
+        help_text='A JSON condition tree, e.g. {"path": "properties.budget", "op": ">=", '
+        '"value": 50000}. See docs/rules.md.',
+    )
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    team = models.ForeignKey("portal.Team", on_delete=models.PROTECT, related_name="rules")
+    offer_to_role = models.CharField(
+        max_length=20,
+        choices=Role.choices,
+        blank=True,
+        help_text="Offer the handoff first to team members with this role (top of their inbox).",
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    reason_template = models.CharField(
+        max_length=500,
+        help_text="Why a person is needed, e.g. 'Budget {properties.budget} "
+        "{properties.currency} ≥ 50,000'.",
+    )
+    enabled = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["signal_type", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class Journey(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    enroll_on_signal_type = models.CharField(
+        max_length=64, blank=True, help_text="Enroll a contact when a signal of this type arrives."
+    )
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=100)
+    loop_stage = models.CharField(max_length=10, choices=LoopStage.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["journey", "order"]
+
+    def __str__(self) -> str:
+        return f"{self.journey}: {self.name} ({self.get_loop_stage_display()})"
+
+
+class Enrollment(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    journey = models.ForeignKey(Journey, on_delete=models.PROTECT, related_name="enrollments")
+    stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(
+        max_length=20, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE
+    )
+    stage_entered_at = models.DateTimeField()
+    paused_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "journey"],
+                condition=Q(status__in=LIVE_ENROLLMENT_STATUSES),
+                name="enrollment_one_live_per_journey",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.journey} ({self.status})"
+
+
+class EnrollmentEvent(models.Model):
+    """Audit of an enrollment's state changes (paused, resumed, …), shown on the timeline."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    detail = models.CharField(max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"

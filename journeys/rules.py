@@ -1,0 +1,423 @@
+"""The safe condition language and reason templates for handoff rules.
+
+Ops staff write rules as data (JSON), never as code, so this module is the only thing that
+decides what a rule means. It is pure Python on purpose: no Django, no ORM, no eval/exec and no
+regular expressions built from user input, so a rule can never run code, hit the database or
+hang the worker. Validation (``condition_errors``/``template_errors``) runs when a rule is saved
+and never raises; evaluation (``condition_matches``/``template_render``) runs for every signal
+and never raises either, because one odd signal must not stop the pipeline. See docs/rules.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Mapping
+from typing import Any
+
+CONTACT_FIELDS = ("external_id", "email", "phone", "name", "timezone")
+ACCOUNT_FIELDS = ("external_id", "name")
+KNOWN_PATHS_HELP = (
+    "type, occurred_at, properties.*, contact.{external_id,email,phone,name,timezone}, "
+    "account.{external_id,name}"
+)
+
+OPERATORS: dict[str, str] = {
+    "==": "equals (numbers compare as numbers, text is case-sensitive)",
+    "!=": "does not equal (also true when the value is missing)",
+    ">": "greater than a number",
+    ">=": "greater than or equal to a number",
+    "<": "less than a number",
+    "<=": "less than or equal to a number",
+    "in": "is one of a list of values",
+    "not_in": "is not one of a list of values (also true when the value is missing)",
+    "contains": "text contains a substring, or a list contains an item",
+    "icontains": "like contains, ignoring upper/lower case",
+    "starts_with": "text starts with",
+    "ends_with": "text ends with",
+    "exists": "value true: the value is present; value false: it is missing",
+}
+
+MAX_DEPTH = 16
+MAX_NODES = 200
+MAX_LIST_ITEMS = 500
+MAX_STRING = 1000
+MAX_TEMPLATE = 500
+
+_STRING_OPS = ("contains", "icontains", "starts_with", "ends_with")
+# op -> (evidence wording when it held, wording when a `not` made it fail)
+_WORDING = {
+    "==": ("=", "≠"),
+    "!=": ("≠", "="),
+    ">": (">", "is not >"),
+    ">=": ("≥", "is not ≥"),
+    "<": ("<", "is not <"),
+    "<=": ("≤", "is not ≤"),
+    "in": ("is one of", "is not one of"),
+    "not_in": ("is not one of", "is one of"),
+    "contains": ("contains", "does not contain"),
+    "icontains": ("contains (any case)", "does not contain (any case)"),
+    "starts_with": ("starts with", "does not start with"),
+    "ends_with": ("ends with", "does not end with"),
+}
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+# Fixed patterns (never built from input): plain decimals, or decimals with thousands commas.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
+
+
+_TYPE_NAMES = (
+    (bool, "true/false"),
+    (int | float, "number"),
+    (str, "text"),
+    (list | tuple, "list"),
+    (Mapping, "object"),
+)
+
+
+def _type_name(value: object) -> str:
+    """Name a value's type in JSON terms, because ops staff think in JSON, not Python."""
+    if value is None:
+        return "null"
+    kinds = (name for kind, name in _TYPE_NAMES if isinstance(value, kind))
+    return next(kinds, type(value).__name__)
+
+
+def _is_number(value: object) -> bool:
+    """True for finite int/float; bools are excluded so `true` never passes for 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _path_error(path: object) -> str | None:
+    """Return why `path` is not an allowed signal path, or None when it is fine."""
+    if not isinstance(path, str):
+        return f"path must be text, got {_type_name(path)}"
+    if len(path) > MAX_STRING:
+        return f"path is too long ({len(path)} characters; max {MAX_STRING})"
+    if path in ("type", "occurred_at"):
+        return None
+    head, _, rest = path.partition(".")
+    if head == "properties" and rest:
+        if "" in rest.split("."):
+            return f"path {path!r} has an empty segment"
+        return None
+    if (head == "contact" and rest in CONTACT_FIELDS) or (
+        head == "account" and rest in ACCOUNT_FIELDS
+    ):
+        return None
+    return f"unknown path {path!r} (known: {KNOWN_PATHS_HELP})"
+
+
+def path_get(doc: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    """Look up a dotted path; (found, value). Never raises, since signal documents are untrusted.
+
+    Numeric segments index into lists, so `properties.items.0.sku` reads the first item's sku.
+    An explicit null is returned as (True, None); callers treat null like a missing value.
+    """
+    current: Any = doc
+    for segment in path.split("."):
+        if isinstance(current, Mapping):
+            if segment not in current:
+                return False, None
+            current = current[segment]
+        elif (
+            isinstance(current, list | tuple)
+            and segment.isascii()
+            and segment.isdigit()
+            and len(segment) < 10
+            and int(segment) < len(current)
+        ):
+            current = current[int(segment)]
+        else:
+            return False, None
+    return True, current
+
+
+def _to_number(value: object) -> int | float | None:
+    """Tolerant numeric reading: 50000, "50,000" and " 50000.00 " are numbers; "£50k" is not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if not isinstance(value, str) or len(value) > 100:
+        return None
+    text = value.strip()
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = text.replace(",", "")
+    elif not _PLAIN_NUMBER.fullmatch(text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def format_value(value: Any) -> str:
+    """Render a value for humans: thousands separators, yes/no, and an em dash for nothing."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        try:
+            return f"{value:,}"
+        except ValueError:  # beyond Python's int-to-text digit limit
+            return "…"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        text = f"{value:,.2f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(_compact(item) for item in value)
+    return _compact(value)
+
+
+def _compact(value: Any) -> str:
+    """Scalars via format_value, containers as short JSON; never raises on odd or deep data."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return format_value(value)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+    except (TypeError, ValueError, RecursionError):
+        return "…"
+
+
+def _scalar_error(value: object, where: str) -> str | None:
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return f"{where}: text is too long ({len(value)} characters; max {MAX_STRING})"
+        return None
+    if value is None or isinstance(value, bool) or _is_number(value):
+        return None
+    return f"{where}: must be text, a number, true/false or null, got {_type_name(value)}"
+
+
+def _value_error(op: str, value: object, where: str) -> str | None:
+    """Check the leaf's value has the type its operator needs."""
+    if op in _COMPARE:
+        if _is_number(value):
+            return None
+        shown = f"text {value[:50]!r}" if isinstance(value, str) else _type_name(value)
+        return f"{where}: {op!r} needs a number (no quotes), got {shown}"
+    if op == "exists":
+        return None if isinstance(value, bool) else f"{where}: 'exists' needs true or false"
+    if op in _STRING_OPS:
+        if not isinstance(value, str) or not value:
+            return f"{where}: {op!r} needs non-empty text, got {_type_name(value)}"
+        return _scalar_error(value, where)
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            return f"{where}: {op!r} needs a non-empty list, got {_type_name(value)}"
+        if len(value) > MAX_LIST_ITEMS:
+            return f"{where}: list is too long ({len(value)} items; max {MAX_LIST_ITEMS})"
+        errors = (_scalar_error(item, f"{where}[{i}]") for i, item in enumerate(value))
+        return next((error for error in errors if error), None)
+    return _scalar_error(value, where)
+
+
+def condition_errors(tree: object) -> list[str]:
+    """Every problem with a condition tree, each prefixed with where it is; [] when valid.
+
+    Never raises, whatever it is given, because it validates raw admin/API input.
+    """
+    errors: list[str] = []
+    try:
+        _check_node(tree, "", 1, errors, [0])
+    except RecursionError:
+        errors.append(f"condition: nested too deeply (max depth {MAX_DEPTH})")
+    return errors
+
+
+def _check_node(node: object, loc: str, depth: int, errors: list[str], count: list[int]) -> None:
+    """Validate one node; `loc` is its location ("" for the root, shown as `condition`)."""
+    where = loc or "condition"
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        if count[0] == MAX_NODES + 1:
+            errors.append(f"condition: too many nodes (max {MAX_NODES})")
+        return
+    if depth > MAX_DEPTH:
+        errors.append(f"{where}: nested too deeply (max depth {MAX_DEPTH})")
+        return
+    if not isinstance(node, Mapping):
+        kind = _type_name(node)
+        errors.append(f"{where}: must be an object (all/any/not or path/op/value), got {kind}")
+        return
+    kind = next((key for key in ("all", "any", "not") if key in node), None)
+    expected = (kind,) if kind else ("path", "op", "value")
+    missing = [repr(key) for key in expected if key not in node]
+    extra = next((repr(key)[:50] for key in node if key not in expected), None)
+    if missing or extra:
+        problem = f"missing {', '.join(missing)}" if missing else f"unexpected key {extra}"
+        errors.append(f"{where}: {problem} (use all/any/not or path/op/value)")
+    elif kind == "not":
+        _check_node(node["not"], f"{loc}.not".lstrip("."), depth + 1, errors, count)
+    elif kind:
+        children = node[kind]
+        if not isinstance(children, list):
+            kind_name = _type_name(children)
+            errors.append(f"{where}.{kind}: must be a list of conditions, got {kind_name}")
+            return
+        if kind == "any" and not children:
+            errors.append(f"{where}.any: must contain at least one condition")
+        for index, child in enumerate(children):
+            if count[0] > MAX_NODES:
+                return
+            child_loc = f"{loc}.{kind}[{index}]".lstrip(".")
+            _check_node(child, child_loc, depth + 1, errors, count)
+    else:
+        if path_problem := _path_error(node["path"]):
+            errors.append(f"{where}.path: {path_problem}")
+        op = node["op"]
+        if not isinstance(op, str) or op not in OPERATORS:
+            shown = repr(op)[:50] if isinstance(op, str) else _type_name(op)
+            known = ", ".join(OPERATORS)
+            errors.append(f"{where}.op: unknown operator {shown} (known: {known})")
+        elif value_problem := _value_error(op, node["value"], f"{where}.value"):
+            errors.append(value_problem)
+
+
+def _equals(actual: Any, expected: Any) -> bool:
+    """== semantics: numbers numerically (tolerantly), everything else exactly and by type."""
+    if _is_number(expected):
+        number = _to_number(actual)
+        return number is not None and number == expected
+    if isinstance(expected, bool):
+        return actual is expected
+    if isinstance(expected, str):
+        return isinstance(actual, str) and actual == expected
+    return expected is None and actual is None
+
+
+def _leaf_matches(leaf: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    found, actual = path_get(doc, leaf["path"])
+    op, expected = leaf["op"], leaf["value"]
+    missing = not found or actual is None
+    if op == "exists":
+        return expected is not missing
+    if missing:
+        # A missing value "is not" anything, except that it is null.
+        return {"==": expected is None, "!=": expected is not None, "not_in": True}.get(op, False)
+    if op in ("==", "!="):
+        return _equals(actual, expected) is (op == "==")
+    if op in _COMPARE:
+        number = _to_number(actual)
+        return number is not None and _COMPARE[op](number, expected)
+    if op in ("in", "not_in"):
+        return any(_equals(actual, item) for item in expected) is (op == "in")
+    if op == "icontains":
+        needle = expected.casefold()
+        if isinstance(actual, str):
+            return needle in actual.casefold()
+        return isinstance(actual, list) and any(
+            isinstance(item, str) and item.casefold() == needle for item in actual
+        )
+    if op == "contains":
+        if isinstance(actual, str):
+            return expected in actual
+        return isinstance(actual, list) and any(_equals(item, expected) for item in actual)
+    if not isinstance(actual, str):
+        return False
+    return actual.startswith(expected) if op == "starts_with" else actual.endswith(expected)
+
+
+def condition_matches(tree: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    """Evaluate a *valid* tree (see condition_errors) against a signal document."""
+    if "all" in tree:
+        return all(condition_matches(child, doc) for child in tree["all"])
+    if "any" in tree:
+        return any(condition_matches(child, doc) for child in tree["any"])
+    if "not" in tree:
+        return not condition_matches(tree["not"], doc)
+    return _leaf_matches(tree, doc)
+
+
+def condition_explain(tree: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    """Evidence for why a tree matched, shown on the handoff so people trust it; [] if no match."""
+    if not condition_matches(tree, doc):
+        return []
+    return _explain(tree, doc, negated=False)
+
+
+def _explain(node: Mapping[str, Any], doc: Mapping[str, Any], negated: bool) -> list[str]:
+    """Explain a node known to evaluate to `not negated` (negated=True: it evaluated False)."""
+    if "not" in node:
+        return _explain(node["not"], doc, not negated)
+    if "all" in node or "any" in node:
+        children = node.get("all", node.get("any"))
+        # all held / any failed: every child agrees; otherwise only the decisive children do.
+        every = ("all" in node) is not negated
+        chosen = [
+            child for child in children if every or condition_matches(child, doc) is not negated
+        ]
+        return [line for child in chosen for line in _explain(child, doc, negated)]
+    path, op, expected = node["path"], node["op"], node["value"]
+    found, actual = path_get(doc, path)
+    missing = not found or actual is None
+    if op == "exists" or missing:
+        return [f"{path} is missing" if missing else f"{path} is present ({_compact(actual)})"]
+    if op == ("!=" if negated else "=="):
+        return [f"{path} = {_compact(actual)}"]
+    symbol = _WORDING[op][negated]
+    return [f"{path} = {_compact(actual)} {symbol} {format_value(expected)}"]
+
+
+def _parse_template(template: str) -> tuple[list[tuple[bool, str]], list[str]]:
+    """Split a template into (is_path, text) parts plus errors; bad parts stay literal text."""
+    parts: list[tuple[bool, str]] = []
+    errors: list[str] = []
+    i = 0
+    while i < len(template):
+        char = template[i]
+        if char not in "{}" or template[i : i + 2] in ("{{", "}}"):
+            parts.append((False, char))
+            i += 2 if char in "{}" else 1
+            continue
+        close = template.find("}", i) if char == "{" else -1
+        inner, end = template[i + 1 : close], close + 1
+        if char == "}":
+            problem, end = "unmatched '}' (write '}}' for a literal brace)", i + 1
+        elif close < 0 or "{" in inner:
+            problem, end = "unclosed '{' (write '{{' for a literal brace)", i + 1
+        elif not inner:
+            problem = "empty placeholder {} (name a path, e.g. {properties.budget})"
+        elif ":" in inner or "!" in inner:
+            problem = f"{{{inner}}} has a format spec or conversion; write just {{path}}"
+        else:
+            problem = _path_error(inner)
+        if problem:
+            errors.append(f"template (position {i}): {problem}")
+        parts.append((False, template[i:end]) if problem else (True, inner))
+        i = end
+    return parts, errors
+
+
+def template_errors(template: object) -> list[str]:
+    """Every problem with a reason template; [] when valid. Never raises."""
+    if not isinstance(template, str):
+        return [f"template: must be text, got {_type_name(template)}"]
+    if len(template) > MAX_TEMPLATE:
+        return [f"template: too long ({len(template)} characters; max {MAX_TEMPLATE})"]
+    return _parse_template(template)[1]
+
+
+def template_render(template: str, doc: Mapping[str, Any]) -> str:
+    """Fill placeholders from the signal; missing values show as "—".
+
+    Never raises: an invalid template renders its bad placeholders verbatim, because a reason
+    with a typo is better than a handoff that never gets raised.
+    """
+    parts, _ = _parse_template(template)
+    rendered = []
+    for is_path, text in parts:
+        if is_path:
+            found, value = path_get(doc, text)
+            rendered.append(format_value(value) if found else "—")
+        else:
+            rendered.append(text)
+    return "".join(rendered)

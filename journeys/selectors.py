@@ -1,0 +1,168 @@
+"""Reads of contacts and their journey history, narrowed to what the principal may see.
+
+A contact belongs to the teams that have handled it (its handoffs); an integration key that may
+read handoffs across every team sees every contact."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404
+
+from handoffs.models import Handoff, HandoffEvent, Message
+from journeys.models import Contact, EnrollmentEvent, Signal
+from portal.errors import log_not_visible
+from portal.models import ApiKey
+from portal.selectors import teams_visible_to
+from portal.timefmt import iso
+
+
+def contacts_visible_to(*, principal: Any) -> QuerySet[Contact]:
+    qs = Contact.objects.select_related("account")
+    every_team = isinstance(principal, ApiKey) and principal.can_read_handoffs
+    if every_team and principal.is_active and not principal.teams.exists():
+        return qs
+    teams = teams_visible_to(principal=principal)
+    return qs.filter(Exists(Handoff.objects.filter(contact=OuterRef("pk"), team__in=teams)))
+
+
+def contact_get_for(*, principal: Any, contact_id: int) -> Contact:
+    contact = contacts_visible_to(principal=principal).filter(id=contact_id).first()
+    if contact is None:
+        log_not_visible(principal, f"contact {contact_id}")
+        raise Http404("No such contact")
+    return contact
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str
+    summary: str
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "kind": self.kind, "summary": self.summary, **self.data}
+
+
+def _signal_items(contact: Contact, limit: int) -> list[TimelineItem]:
+    rows = Signal.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:limit]
+    return [
+        TimelineItem(
+            s.occurred_at,
+            "signal",
+            _signal_summary(s),
+            {"id": s.pk, "type": s.type, "properties": s.properties},
+        )
+        for s in rows
+    ]
+
+
+def _signal_summary(signal: Signal) -> str:
+    props = ", ".join(f"{k}={v}" for k, v in list(signal.properties.items())[:4])
+    return f"Signal {signal.type}" + (f" ({props})" if props else "")
+
+
+def _message_items(contact: Contact, limit: int) -> list[TimelineItem]:
+    rows = (
+        Message.objects.filter(conversation__contact=contact)
+        .select_related("author", "outbox")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    items = []
+    for m in rows:
+        outbox = getattr(m, "outbox", None)
+        if m.direction == "in":
+            who = f"{m.get_channel_display()} from {contact.display_name}"
+        elif m.automated:
+            who = f"Automated {m.get_channel_display()} to {contact.display_name}"
+        else:
+            author = m.author.get_full_name() if m.author else "someone"
+            who = f"{m.get_channel_display()} to {contact.display_name} by {author}"
+        items.append(
+            TimelineItem(
+                m.created_at,
+                "message",
+                who,
+                {
+                    "id": m.pk,
+                    "direction": m.direction,
+                    "channel": m.channel,
+                    "body": m.body,
+                    "automated": m.automated,
+                    "handoff_id": m.handoff_id,
+                    "delivery": outbox.status if outbox else None,
+                },
+            )
+        )
+    return items
+
+
+def _handoff_items(contact: Contact, limit: int) -> list[TimelineItem]:
+    rows = (
+        HandoffEvent.objects.filter(handoff__contact=contact)
+        .exclude(kind="replied")  # the reply itself is on the timeline as a message
+        .select_related("handoff", "actor")
+        .order_by("-at", "-id")[:limit]
+    )
+    items = []
+    for e in rows:
+        h = e.handoff
+        actor = f" by {e.actor.get_full_name() or e.actor.username}" if e.actor else ""
+        summary = f"{h.get_trigger_display()} handoff {e.get_kind_display().lower()}{actor}"
+        if e.kind == "created":
+            summary += f": {h.reason}"
+        elif e.kind == "resolved" and h.resolution:
+            summary += f": {h.resolution}"
+        items.append(
+            TimelineItem(
+                e.at,
+                "handoff",
+                summary,
+                {"handoff_id": h.pk, "event": e.kind, "trigger": h.trigger, "status": h.status},
+            )
+        )
+    return items
+
+
+def _journey_items(contact: Contact, limit: int) -> list[TimelineItem]:
+    rows = (
+        EnrollmentEvent.objects.filter(enrollment__contact=contact)
+        .select_related("enrollment__journey")
+        .order_by("-at", "-id")[:limit]
+    )
+    return [
+        TimelineItem(
+            e.at,
+            "stage" if e.kind == "enrolled" else "journey",
+            f"{e.enrollment.journey.name}: {e.detail or e.kind}",
+            {"journey_id": e.enrollment.journey_id, "event": e.kind},
+        )
+        for e in rows
+    ]
+
+
+SOURCES = (_signal_items, _message_items, _handoff_items, _journey_items)
+
+
+def timeline_count(*, contact: Contact) -> int:
+    return (
+        Signal.objects.filter(contact=contact).count()
+        + Message.objects.filter(conversation__contact=contact).count()
+        + HandoffEvent.objects.filter(handoff__contact=contact).exclude(kind="replied").count()
+        + EnrollmentEvent.objects.filter(enrollment__contact=contact).count()
+    )
+
+
+def contact_timeline(*, contact: Contact, offset: int, limit: int) -> list[TimelineItem]:
+    """Newest first, across every kind. Each source yields at most offset+limit rows, so a page
+    costs one query per source whatever the history's length."""
+    wanted = offset + limit
+    merged = heapq.merge(
+        *(source(contact, wanted) for source in SOURCES), key=lambda i: i.at, reverse=True
+    )
+    return list(merged)[offset:wanted]

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from guardian.admin import GuardedModelAdmin
+
+from portal.models import ApiKey, Membership, Team
+from portal.services import api_key_create, membership_remove, membership_set
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(GuardedModelAdmin):
+    list_display = ["name", "slug", "first_response_minutes"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Memberships go through the membership service so permissions follow them."""
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
+                continue
+            data = inline_form.cleaned_data
+            if not data:
+                continue
+            if formset._should_delete_form(inline_form):
+                if inline_form.instance.pk:
+                    membership_remove(user=inline_form.instance.user, team=form.instance)
+            else:
+                previous = (
+                    inline_form.instance.pk
+                    and Membership.objects.filter(pk=inline_form.instance.pk).first()
+                )
+                if previous and previous.user_id != data["user"].pk:
+                    membership_remove(user=previous.user, team=form.instance)
+                membership_set(user=data["user"], team=form.instance, role=data["role"])
+        return None
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "created_at"]
+    list_filter = ["team", "role"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        if change:
+            previous = Membership.objects.get(pk=obj.pk)
+            if (previous.user_id, previous.team_id) != (obj.user_id, obj.team_id):
+                membership_remove(user=previous.user, team=previous.team)
+        membership_set(user=obj.user, team=obj.team, role=obj.role)
+        obj.pk = Membership.objects.get(user=obj.user, team=obj.team).pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(user=obj.user, team=obj.team)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for membership in queryset.select_related("user", "team"):
+            membership_remove(user=membership.user, team=membership.team)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "prefix",
+        "can_read_handoffs",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "can_read_handoffs", "teams", *readonly_fields]
+    filter_horizontal = ["teams"]
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = api_key_create(name=obj.name, can_read_handoffs=obj.can_read_handoffs)
+        obj.pk = key.pk
+        obj.prefix = key.prefix
+        obj.secret_hash = key.secret_hash
+        obj.created_at = key.created_at
+        messages.warning(request, f"Copy this key now; it is not shown again: {raw}")
+        return None
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")

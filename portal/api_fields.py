@@ -1,0 +1,55 @@
+"""Serializer pieces shared by every API app."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects unknown fields by name instead of silently ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """Depth of nested containers, stopping early once past `limit`."""
+    depth = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            depth = max(depth, level)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return depth
+
+
+class BoundedJSONObject(serializers.JSONField):
+    """A JSON object with a size and depth limit (properties from the outside world)."""
+
+    def __init__(self, *, max_bytes: int = 32_768, max_depth: int = 8, **kwargs: Any) -> None:
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        if json_depth(data, self.max_depth) > self.max_depth:
+            raise serializers.ValidationError(f"Nested deeper than {self.max_depth} levels.")
+        if len(json.dumps(data, ensure_ascii=False)) > self.max_bytes:
+            raise serializers.ValidationError(f"Larger than {self.max_bytes} bytes.")
+        return data

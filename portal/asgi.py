@@ -1,0 +1,21 @@
+"""The one ASGI application: HTTP (Django) and websockets (Channels), served by uvicorn."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+from django.core.asgi import get_asgi_application
+
+django_http = get_asgi_application()  # before importing consumers (they touch the ORM)
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from portal.embedded import with_lifespan  # noqa: E402
+from portal.routing import websocket_urlpatterns  # noqa: E402
+from portal.ws_auth import WebsocketAuth  # noqa: E402
+
+application = with_lifespan(
+    ProtocolTypeRouter(
+        {"http": django_http, "websocket": WebsocketAuth(URLRouter(websocket_urlpatterns))}
+    )
+)

@@ -1,0 +1,245 @@
+"""The demo organisation. Running it again changes nothing but prints a fresh integration key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from handoffs.choices import Priority, Trigger
+from handoffs.services import handoff_claim, handoff_reply
+from journeys.choices import LoopStage
+from journeys.ingestion import body_hash, signal_ingest_batch
+from journeys.models import Contact, HandoffRule, Journey, Stage
+from portal.choices import Role
+from portal.models import Team
+from portal.services import api_key_create, membership_set
+
+TEAMS = [
+    ("marketing", "Marketing", 240),
+    ("sales", "Sales", 15),
+    ("success", "Success", 60),
+    ("support", "Support", 30),
+]
+ALL = [slug for slug, _, _ in TEAMS]
+PEOPLE = [
+    # username, first, last, {team: role}, staff, what they do
+    ("riley", "Riley", "Reed", {"sales": Role.REP}, False, "Sales rep"),
+    ("sam", "Sam", "Shah", {"sales": Role.DIRECTOR}, False, "Sales Director (Sales lead)"),
+    ("casey", "Casey", "Chen", {"success": Role.CSM}, False, "CSM, Success"),
+    ("morgan", "Morgan", "Moss", {"success": Role.LEAD}, False, "Success lead"),
+    ("lee", "Lee", "Lang", dict.fromkeys(ALL, Role.LEADER), False, "Revenue leader, every team"),
+    ("olive", "Olive", "Ortiz", dict.fromkeys(ALL, Role.OPS), True, "Ops: rules in admin"),
+]
+OPS_PERMISSIONS = [
+    ("auth", "user", ["view", "add", "change"]),
+    ("portal", "team", ["view", "add", "change"]),
+    ("portal", "membership", ["view", "add", "change", "delete"]),
+    ("portal", "apikey", ["view"]),
+    ("journeys", "handoffrule", ["view", "add", "change", "delete"]),
+    ("journeys", "journey", ["view", "add", "change"]),
+    ("journeys", "stage", ["view", "add", "change", "delete"]),
+    ("journeys", "contact", ["view"]),
+    ("journeys", "account", ["view"]),
+    ("journeys", "signal", ["view"]),
+    ("journeys", "enrollment", ["view"]),
+    ("handoffs", "handoff", ["view"]),
+    ("handoffs", "message", ["view"]),
+    ("handoffs", "outboxentry", ["view", "change"]),
+]
+RULES = [
+    {
+        "name": "High value",
+        "signal_type": "form_submitted",
+        "condition": {"path": "properties.budget", "op": ">=", "value": 50000},
+        "trigger": Trigger.HIGH_VALUE,
+        "team": "sales",
+        "offer_to_role": Role.DIRECTOR,
+        "priority": Priority.URGENT,
+        "reason_template": "Budget {properties.budget} {properties.currency} ≥ 50,000",
+    },
+    {
+        "name": "Support risk on a key account",
+        "signal_type": "support_risk",
+        "condition": {"all": []},
+        "trigger": Trigger.STAGE,
+        "team": "success",
+        "offer_to_role": Role.LEAD,
+        "priority": Priority.HIGH,
+        "reason_template": "Support risk at {account.name}: {properties.reason}",
+    },
+    {
+        "name": "Renewal review",
+        "signal_type": "renewal_due",
+        "condition": {"path": "properties.days_to_renewal", "op": "<=", "value": 90},
+        "trigger": Trigger.STAGE,
+        "team": "success",
+        "offer_to_role": "",
+        "priority": Priority.NORMAL,
+        "reason_template": "Renewal in {properties.days_to_renewal} days: review with the customer",
+    },
+    {
+        "name": "Usage drop",
+        "signal_type": "usage_drop",
+        "condition": {"path": "properties.drop_pct", "op": ">=", "value": 30},
+        "trigger": Trigger.STAGE,
+        "team": "success",
+        "offer_to_role": "",
+        "priority": Priority.NORMAL,
+        "reason_template": "Product usage down {properties.drop_pct}% in {properties.period}",
+    },
+]
+JOURNEYS = [
+    ("Lead nurture", "lead-nurture", "form_submitted", [("Nurture", LoopStage.ACQUIRE)]),
+    (
+        "Trial onboarding",
+        "trial-onboarding",
+        "trial_started",
+        [("Kick-off", LoopStage.ONBOARD), ("Activation", LoopStage.ADOPT)],
+    ),
+]
+
+
+def _signal(key: str, type_: str, contact: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": type_, "idempotency_key": key, "contact": contact, **extra}
+
+
+SAMPLES = [
+    _signal(
+        "demo-grace-form",
+        "form_submitted",
+        {
+            "external_id": "c-demo-grace",
+            "name": "Grace Hopper",
+            "email": "grace@example.com",
+            "phone": "+447700900101",
+            "timezone": "Europe/London",
+        },
+        account={"external_id": "harbour", "name": "Harbour Systems"},
+        properties={"budget": 75000, "currency": "GBP", "form": "pricing"},
+    ),
+    _signal(
+        "demo-alan-form",
+        "form_submitted",
+        {"external_id": "c-demo-alan", "name": "Alan Turing", "email": "alan@example.com"},
+        properties={"budget": 500, "currency": "GBP", "form": "newsletter"},
+    ),
+    _signal(
+        "demo-katherine-risk",
+        "support_risk",
+        {
+            "external_id": "c-demo-katherine",
+            "name": "Katherine Johnson",
+            "email": "katherine@example.com",
+            "timezone": "America/New_York",
+        },
+        account={"external_id": "orbital", "name": "Orbital Labs"},
+        properties={"reason": "3 P1 tickets this week", "arr": 120000},
+    ),
+    _signal(
+        "demo-margaret-renewal",
+        "renewal_due",
+        {
+            "external_id": "c-demo-margaret",
+            "name": "Margaret Hamilton",
+            "email": "margaret@example.com",
+            "phone": "+447700900104",
+        },
+        account={"external_id": "apollo", "name": "Apollo Guidance"},
+        properties={"days_to_renewal": 60, "arr": 48000},
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation, people, rules, journeys and sample contacts."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            teams = self._teams()
+            self._people(teams)
+            self._rules(teams)
+            self._journeys()
+            self._samples()
+        _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
+        password = settings.BATON_DEMO_PASSWORD
+        self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
+        for username, first, _last, _teams, _staff, what in PEOPLE:
+            self.stdout.write(f"  {username:<8} {password:<12} {first}: {what}")
+        self.stdout.write("Integration API key (Authorization: Bearer …):")
+        self.stdout.write(raw_key)
+
+    def _teams(self) -> dict[str, Team]:
+        teams = {}
+        for slug, name, minutes in TEAMS:
+            teams[slug], _ = Team.objects.get_or_create(
+                slug=slug, defaults={"name": name, "first_response_minutes": minutes}
+            )
+        return teams
+
+    def _people(self, teams: dict[str, Team]) -> None:
+        user_model = get_user_model()
+        ops_group, _ = Group.objects.get_or_create(name="Ops")
+        for app_label, model, actions in OPS_PERMISSIONS:
+            for action in actions:
+                ops_group.permissions.add(
+                    Permission.objects.get(
+                        content_type__app_label=app_label, codename=f"{action}_{model}"
+                    )
+                )
+        for username, first, last, roles, staff, _what in PEOPLE:
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                user = user_model.objects.create_user(
+                    username=username,
+                    password=settings.BATON_DEMO_PASSWORD,
+                    first_name=first,
+                    last_name=last,
+                    email=f"{username}@baton.example",
+                    is_staff=staff,
+                )
+                if staff:
+                    user.groups.add(ops_group)
+            for slug, role in roles.items():
+                membership_set(user=user, team=teams[slug], role=role)
+
+    def _rules(self, teams: dict[str, Team]) -> None:
+        for spec in RULES:
+            if HandoffRule.objects.filter(name=spec["name"]).exists():
+                continue
+            HandoffRule.objects.create(**{**spec, "team": teams[spec["team"]]})
+
+    def _journeys(self) -> None:
+        for name, slug, signal_type, stages in JOURNEYS:
+            journey, created = Journey.objects.get_or_create(
+                slug=slug, defaults={"name": name, "enroll_on_signal_type": signal_type}
+            )
+            if created:
+                for order, (stage_name, loop) in enumerate(stages):
+                    Stage.objects.create(
+                        journey=journey, name=stage_name, loop_stage=loop, order=order
+                    )
+
+    def _samples(self) -> None:
+        if Contact.objects.filter(external_id="c-demo-grace").exists():
+            return
+        items = []
+        for index, raw in enumerate(SAMPLES):
+            items.append((index, {**raw}, body_hash(raw)))
+        signal_ingest_batch(api_key=None, items=items)
+        # One conversation already under way: Casey took the renewal review.
+        from handoffs.models import Handoff
+
+        casey = get_user_model().objects.get(username="casey")
+        renewal = Handoff.objects.get(contact__external_id="c-demo-margaret")
+        handoff_claim(handoff_id=renewal.pk, user=casey)
+        handoff_reply(
+            handoff_id=renewal.pk,
+            user=casey,
+            body="Hi Margaret, your renewal is coming up in two months. Could we find 30 minutes "
+            "next week to review how the team is using the platform?",
+        )

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from portal.choices import EventType, Role
+from portal.roles import TEAM_PERMISSIONS
+
+
+class Team(models.Model):
+    slug = models.SlugField(unique=True, max_length=50)
+    name = models.CharField(max_length=100)
+    first_response_minutes = models.PositiveIntegerField(
+        default=60,
+        help_text="Default first-response target for this team's handoffs, in minutes.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = TEAM_PERMISSIONS
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """Person × team × role: the source of truth for who may do what (see portal/roles.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="membership_one_role_per_team")
+        ]
+        ordering = ["team__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.team}"
+
+
+class ApiKey(models.Model):
+    """An integration's key. Only a SHA-256 of the secret is stored; keys are long and random,
+    so a fast hash is enough and lookups stay O(1) by prefix."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    can_read_handoffs = models.BooleanField(
+        default=False, help_text="May list handoffs and subscribe to the event stream."
+    )
+    teams = models.ManyToManyField(
+        Team, blank=True, help_text="Teams whose handoffs it may read (none = every team)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    # DRF's IsAuthenticated checks request.user.is_authenticated; a key stands in for a user.
+    is_authenticated = True
+    is_anonymous = False
+
+
+class Event(models.Model):
+    """The durable event log behind the live stream. `id` is the stream's `seq`: ids are taken
+    under a transaction-scoped lock, so they increase in commit order (portal/realtime.py)."""
+
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    handoff_id = models.BigIntegerField(db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "id"], name="event_team_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.type}"
+
+
+class EventLogState(models.Model):
+    """One row: the highest seq pruned from the log, so a too-old `since` can be told to reset."""
+
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"event log pruned through #{self.pruned_through}"
+
+
+class TeamUserObjectPermission(UserObjectPermissionBase):
+    """Guardian per-team user permissions with a real foreign key, so visibility is a join."""
+
+    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
+
+
+class TeamGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)

@@ -1,0 +1,77 @@
+"""Live events: the durable log (portal.models.Event) and pokes over the channel layer.
+
+Services append to the log inside their transaction and the poke leaves only after commit.
+Consumers never trust the poke's order: on each poke they read the log past the last seq they
+sent, so a late or lost poke cannot reorder or drop events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from portal.models import Event
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process.
+EVENT_SEQ_LOCK = 0x6261746F6E  # "baton"
+
+
+def team_group(team_id: int) -> str:
+    return f"team.{team_id}"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    team_id: int
+    handoff_id: int
+    payload: dict[str, Any]
+
+
+def events_append(events: Iterable[NewEvent]) -> list[Event]:
+    """Write events to the log and poke each team's group after commit.
+
+    Race prevented: two transactions taking ids 10 and 11 and committing as 11 then 10 would let
+    a reader see 11, then miss 10 after reconnecting with since=11. Holding a transaction-scoped
+    advisory lock while taking ids makes seq order equal commit order (SQLite serialises writers
+    already)."""
+    rows = [
+        Event(type=e.type, team_id=e.team_id, handoff_id=e.handoff_id, payload=e.payload)
+        for e in events
+    ]
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_SEQ_LOCK])
+    created = Event.objects.bulk_create(rows)
+    latest: dict[int, int] = {}
+    for row in created:
+        latest[row.team_id] = max(latest.get(row.team_id, 0), row.id or 0)
+    for team_id, seq in latest.items():
+        poke_on_commit(team_id=team_id, seq=seq)
+    return created
+
+
+def poke_on_commit(*, team_id: int, seq: int | None, handoff_id: int | None = None) -> None:
+    """Tell a team's consumers to look at the log (seq) or re-render one handoff (seq None)."""
+    message = {"type": "handoff.changed", "seq": seq, "handoff_id": handoff_id}
+    group = team_group(team_id)
+    transaction.on_commit(lambda: group_send(group, message), robust=True)
+
+
+def group_send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the log is the record; a lost poke only delays a client
+        log.exception("live push to %s failed", group)

@@ -1,0 +1,75 @@
+"""Who may see which team. Every visibility check in Baton goes through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from portal.models import ApiKey, Membership, Team
+from portal.roles import INBOX_ROLES, MANAGE_HANDOFFS, VIEW_INBOX, WORK_HANDOFFS
+
+Principal = AbstractBaseUser | ApiKey | AnonymousUser
+
+
+def teams_with_perm(*, principal: Any, codename: str) -> QuerySet[Team]:
+    """Teams on which `principal` holds `codename`, as a lazy queryset (usable as a subquery)."""
+    if isinstance(principal, ApiKey):
+        if not principal.is_active or not principal.can_read_handoffs or codename != VIEW_INBOX:
+            return Team.objects.none()
+        limited = principal.teams.all()
+        return (
+            Team.objects.filter(id__in=limited.values("id"))
+            if limited.exists()
+            else (Team.objects.all())
+        )
+    if not getattr(principal, "is_authenticated", False) or not principal.is_active:
+        return Team.objects.none()
+    return get_objects_for_user(
+        principal,
+        f"portal.{codename}",
+        klass=Team,
+        accept_global_perms=False,
+        with_superuser=False,
+    )
+
+
+def teams_visible_to(*, principal: Any) -> QuerySet[Team]:
+    return teams_with_perm(principal=principal, codename=VIEW_INBOX)
+
+
+def team_ids_visible_to(*, principal: Any) -> set[int]:
+    return set(teams_visible_to(principal=principal).values_list("id", flat=True))
+
+
+def user_can(*, user: Any, codename: str, team_id: int) -> bool:
+    if isinstance(user, ApiKey) or not getattr(user, "is_authenticated", False):
+        return False
+    return teams_with_perm(principal=user, codename=codename).filter(id=team_id).exists()
+
+
+def user_can_work(*, user: Any, team_id: int) -> bool:
+    return user_can(user=user, codename=WORK_HANDOFFS, team_id=team_id)
+
+
+def user_can_manage(*, user: Any, team_id: int) -> bool:
+    return user_can(user=user, codename=MANAGE_HANDOFFS, team_id=team_id)
+
+
+def user_roles(*, user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(Membership.objects.filter(user=user).values_list("role", flat=True))
+
+
+def user_home_url(*, user: Any) -> str:
+    """Reps, CSMs, leads and directors work the inbox; ops live in admin; leaders on the
+    dashboard, which lands with governance — until then they read the inbox."""
+    roles = user_roles(user=user)
+    if roles & INBOX_ROLES:
+        return "/inbox/"
+    if "ops" in roles or (getattr(user, "is_staff", False) and not roles):
+        return "/admin/"
+    return "/inbox/"

@@ -1,0 +1,74 @@
+// Baton's small amount of behaviour: keyboard navigation for the inbox, Ctrl+Enter to send,
+// a live-connection dot, and "due" times that turn red when overdue. No framework.
+(function () {
+  "use strict";
+
+  function rows() { return Array.from(document.querySelectorAll("#inbox-rows .row")); }
+
+  function focusRow(delta) {
+    const all = rows();
+    if (!all.length) return;
+    const current = all.indexOf(document.activeElement.closest ? document.activeElement.closest(".row") : null);
+    const next = all[Math.max(0, Math.min(all.length - 1, current + delta))] || all[0];
+    next.focus();
+    next.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (target.matches && target.matches("textarea") && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (target.form) target.form.requestSubmit();
+      return;
+    }
+    if (target.matches && target.matches("input, textarea, select")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const row = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".row") : null;
+    if (event.key === "j") { focusRow(1); event.preventDefault(); }
+    else if (event.key === "k") { focusRow(-1); event.preventDefault(); }
+    else if (event.key === "Enter" && row && row.dataset.href && document.activeElement === row) { window.location = row.dataset.href; }
+    else if (event.key === "c" && row) {
+      const claim = row.querySelector("[data-claim]");
+      if (claim) { claim.click(); event.preventDefault(); }
+    }
+  });
+
+  function markOverdue() {
+    const now = Date.now();
+    document.querySelectorAll("time.due").forEach(function (el) {
+      const due = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(due)) {
+        el.classList.toggle("overdue", due < now);
+        const minutes = Math.round((due - now) / 60000);
+        el.textContent = minutes >= 0
+          ? (minutes < 60 ? "in " + minutes + " min" : el.textContent)
+          : (minutes > -60 ? Math.abs(minutes) + " min late" : "overdue");
+      }
+    });
+  }
+
+  function setLive(on) {
+    const dot = document.getElementById("live-status");
+    if (dot) {
+      dot.classList.toggle("on", on);
+      dot.title = on ? "Live: new handoffs appear as they are raised" : "Reconnecting…";
+    }
+  }
+
+  document.addEventListener("htmx:wsOpen", function () { setLive(true); });
+  document.addEventListener("htmx:wsClose", function () { setLive(false); });
+  document.addEventListener("htmx:oobErrorNoTarget", function (event) { event.preventDefault(); });
+  document.addEventListener("htmx:afterSwap", markOverdue);
+  document.addEventListener("htmx:oobAfterSwap", markOverdue);
+  document.addEventListener("DOMContentLoaded", function () {
+    markOverdue();
+    setInterval(markOverdue, 30000);
+    // Toasts fade after a while; the inbox row stays.
+    new MutationObserver(function () {
+      document.querySelectorAll("#toasts .toast:not([data-timer])").forEach(function (toast) {
+        toast.dataset.timer = "1";
+        setTimeout(function () { toast.remove(); }, 12000);
+      });
+    }).observe(document.getElementById("toasts") || document.body, { childList: true, subtree: true });
+  });
+})();
