@@ -139,11 +139,26 @@ def _journey_items(contact: Contact, limit: int) -> list[TimelineItem]:
         TimelineItem(
             e.at,
             "stage" if e.kind == "enrolled" else "journey",
-            f"{e.enrollment.journey.name}: {e.detail or e.kind}",
+            _journey_summary(e),
             {"journey_id": e.enrollment.journey_id, "event": e.kind},
         )
         for e in rows
     ]
+
+
+JOURNEY_EVENT_VERBS = {
+    "enrolled": "",
+    "paused": "paused for a human",
+    "resumed": "automation resumed",
+}
+
+
+def _journey_summary(event: EnrollmentEvent) -> str:
+    verb = JOURNEY_EVENT_VERBS.get(event.kind, event.kind)
+    journey = event.enrollment.journey.name
+    if not verb:
+        return event.detail or f"Enrolled in {journey}"
+    return f"{journey} {verb}" + (f": {event.detail}" if event.detail else "")
 
 
 SOURCES = (_signal_items, _message_items, _handoff_items, _journey_items)

@@ -7,6 +7,7 @@ import hmac
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -34,6 +35,16 @@ def api_key_lookup(raw: str) -> ApiKey | None:
     if key.last_used_at is None or key.last_used_at < stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema (and Swagger's Authorize button) about Bearer keys."""
+
+    target_class = "portal.api_auth.ApiKeyAuthentication"
+    name = "integrationKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "bk_… integration key"}
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -51,6 +51,7 @@
     const dot = document.getElementById("live-status");
     if (dot) {
       dot.classList.toggle("on", on);
+      dot.classList.toggle("off", !on);
       dot.title = on ? "Live: new handoffs appear as they are raised" : "Reconnecting…";
     }
   }
