@@ -27,23 +27,28 @@ class TeamAdmin(GuardedModelAdmin):
         """Memberships go through the membership service so permissions follow them."""
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
-        for inline_form in formset.forms:
-            if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
-                continue
-            data = inline_form.cleaned_data
+        team = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline in formset.forms:
+            data = getattr(inline, "cleaned_data", None)
+            instance = inline.instance
             if not data:
                 continue
-            if formset._should_delete_form(inline_form):
-                if inline_form.instance.pk:
-                    membership_remove(user=inline_form.instance.user, team=form.instance)
+            if formset._should_delete_form(inline):
+                if instance.pk:
+                    membership_remove(user=instance.user, team=team)
+                    formset.deleted_objects.append(instance)
+                continue
+            if not inline.has_changed():
+                continue
+            previous = Membership.objects.filter(pk=instance.pk).first() if instance.pk else None
+            if previous and previous.user_id != data["user"].pk:
+                membership_remove(user=previous.user, team=team)
+            membership = membership_set(user=data["user"], team=team, role=data["role"])
+            if previous:
+                formset.changed_objects.append((membership, inline.changed_data))
             else:
-                previous = (
-                    inline_form.instance.pk
-                    and Membership.objects.filter(pk=inline_form.instance.pk).first()
-                )
-                if previous and previous.user_id != data["user"].pk:
-                    membership_remove(user=previous.user, team=form.instance)
-                membership_set(user=data["user"], team=form.instance, role=data["role"])
+                formset.new_objects.append(membership)
         return None
 
 
