@@ -68,36 +68,44 @@ def enrollment_start(*, contact: Contact, journey: Journey) -> Enrollment | None
 
 def enrollments_pause_for_contact(*, contact_id: int, reason: str) -> int:
     """A human has the baton: stop automation for this contact in every live journey."""
-    enrollments = list(
-        Enrollment.objects.filter(contact_id=contact_id, status=EnrollmentStatus.ACTIVE)
+    return _transition(
+        contact_id=contact_id,
+        source=EnrollmentStatus.ACTIVE,
+        target=EnrollmentStatus.PAUSED_FOR_HUMAN,
+        kind="paused",
+        detail=reason,
+        actor=None,
     )
-    if not enrollments:
-        return 0
-    paused = Enrollment.objects.filter(
-        id__in=[e.id for e in enrollments], status=EnrollmentStatus.ACTIVE
-    ).update(status=EnrollmentStatus.PAUSED_FOR_HUMAN, paused_at=timezone.now())
-    EnrollmentEvent.objects.bulk_create(
-        [EnrollmentEvent(enrollment=e, kind="paused", detail=reason[:300]) for e in enrollments]
-    )
-    return paused
 
 
 def enrollments_resume_for_contact(*, contact_id: int, actor: Any, reason: str) -> int:
-    enrollments = list(
-        Enrollment.objects.filter(contact_id=contact_id, status=EnrollmentStatus.PAUSED_FOR_HUMAN)
+    return _transition(
+        contact_id=contact_id,
+        source=EnrollmentStatus.PAUSED_FOR_HUMAN,
+        target=EnrollmentStatus.ACTIVE,
+        kind="resumed",
+        detail=reason,
+        actor=actor,
     )
-    if not enrollments:
-        return 0
-    resumed = Enrollment.objects.filter(
-        id__in=[e.id for e in enrollments], status=EnrollmentStatus.PAUSED_FOR_HUMAN
-    ).update(status=EnrollmentStatus.ACTIVE, paused_at=None)
-    EnrollmentEvent.objects.bulk_create(
-        [
-            EnrollmentEvent(enrollment=e, kind="resumed", detail=reason[:300], actor=actor)
-            for e in enrollments
-        ]
-    )
-    return resumed
+
+
+def _transition(
+    *, contact_id: int, source: str, target: str, kind: str, detail: str, actor: Any
+) -> int:
+    """Move the contact's enrollments from `source` to `target`, auditing each one moved.
+    Compare-and-swap on status, so a concurrent transition never double-audits a row."""
+    moved = []
+    for enrollment in Enrollment.objects.filter(contact_id=contact_id, status=source):
+        won = Enrollment.objects.filter(pk=enrollment.pk, status=source).update(
+            status=target,
+            paused_at=timezone.now() if target == EnrollmentStatus.PAUSED_FOR_HUMAN else None,
+        )
+        if won:
+            moved.append(
+                EnrollmentEvent(enrollment=enrollment, kind=kind, detail=detail[:300], actor=actor)
+            )
+    EnrollmentEvent.objects.bulk_create(moved)
+    return len(moved)
 
 
 def handoff_rule_save(*, rule: HandoffRule, actor: Any, changed: list[str]) -> HandoffRule:

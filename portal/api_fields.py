@@ -16,10 +16,17 @@ class StrictSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
             )
-        unknown = sorted(set(data) - set(self.fields))
+        unknown = {key: ["Unknown field."] for key in sorted(set(data) - set(self.fields))}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = (
+                exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            )
+            raise serializers.ValidationError({**detail, **unknown}) from None
         if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 def json_depth(value: Any, limit: int) -> int:

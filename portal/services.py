@@ -12,39 +12,42 @@ from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from portal.api_auth import KEY_PREFIX, hash_secret
 from portal.models import ApiKey, Membership, Team
-from portal.roles import ROLE_PERMISSIONS, permissions_for_roles
+from portal.roles import permissions_for_roles
 
 log = logging.getLogger("baton.audit")
 
-ALL_ROLE_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
 
-
-def membership_sync(*, user: AbstractBaseUser, team: Team) -> None:
-    """Grant what the user's role on `team` needs and revoke role permissions it no longer needs.
-    Permissions outside the role table (granted by hand in admin) are left alone."""
-    roles = set(Membership.objects.filter(user=user, team=team).values_list("role", flat=True))
-    wanted = permissions_for_roles(roles)
-    held = set(get_perms(user, team)) & ALL_ROLE_PERMISSIONS
-    for codename in wanted - held:
+def _apply(*, user: AbstractBaseUser, team: Team, before: frozenset[str], after: frozenset[str]):
+    """Grant what the new role needs; revoke only what the old role gave and the new one does not,
+    so permissions ops granted by hand in admin survive role changes."""
+    held = set(get_perms(user, team))
+    for codename in after - held:
         assign_perm(f"portal.{codename}", user, team)
-    for codename in held - wanted:
+    for codename in (before - after) & held:
         remove_perm(f"portal.{codename}", user, team)
+
+
+def _role_permissions(user: AbstractBaseUser, team: Team) -> frozenset[str]:
+    roles = set(Membership.objects.filter(user=user, team=team).values_list("role", flat=True))
+    return permissions_for_roles(roles)
 
 
 @transaction.atomic
 def membership_set(*, user: AbstractBaseUser, team: Team, role: str) -> Membership:
+    before = _role_permissions(user, team)
     membership, _ = Membership.objects.update_or_create(
         user=user, team=team, defaults={"role": role}
     )
-    membership_sync(user=user, team=team)
+    _apply(user=user, team=team, before=before, after=permissions_for_roles({role}))
     log.info("membership set: user=%s team=%s role=%s", user.pk, team.slug, role)
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, user: AbstractBaseUser, team: Team) -> None:
+    before = _role_permissions(user, team)
     Membership.objects.filter(user=user, team=team).delete()
-    membership_sync(user=user, team=team)
+    _apply(user=user, team=team, before=before, after=frozenset())
     log.info("membership removed: user=%s team=%s", user.pk, team.slug)
 
 
