@@ -97,7 +97,7 @@ def handoff_list(*, principal: Any, filters: HandoffFilters) -> QuerySet[Handoff
     if filters.priority:
         qs = qs.filter(priority=filters.priority)
     if filters.assignee == "me":
-        qs = qs.filter(assignee_id=getattr(principal, "pk", None) if _is_user(principal) else None)
+        qs = qs.filter(assignee_id=principal.pk) if _is_user(principal) else qs.none()
     elif filters.assignee == "none":
         qs = qs.filter(assignee=None)
     elif filters.assignee:

@@ -139,6 +139,8 @@ def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
     if won != 1:
         if handoff.assignee_id == user.pk:
             return handoff  # claiming your own handoff again is a no-op, not a conflict
+        if handoff.status == HandoffStatus.RESOLVED:
+            raise Conflict("This handoff is resolved")
         raise Conflict(_blocked_by(handoff) or f"This handoff is {handoff.get_status_display()}")
     HandoffEvent.objects.create(handoff=handoff, kind=HandoffEventKind.CLAIMED, actor=user)
     _announce([handoff], EventType.HANDOFF_UPDATED)

@@ -8,6 +8,20 @@ from typing import Any
 from rest_framework import serializers
 
 
+class TextField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of quietly turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    default_error_messages = {
+        **serializers.CharField.default_error_messages,
+        "invalid": "Expected text.",
+    }
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects unknown fields by name instead of silently ignoring them."""
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from handoffs.models import Handoff, Message
 from handoffs.payloads import handoff_as_dict, person
-from portal.api_fields import StrictSerializer
+from portal.api_fields import StrictSerializer, TextField
 from portal.timefmt import iso
 
 
@@ -77,16 +77,16 @@ class MessageSerializer(serializers.Serializer):
 
 
 class ReplyInSerializer(StrictSerializer):
-    body = serializers.CharField(max_length=5000, trim_whitespace=True)
+    body = TextField(max_length=5000, trim_whitespace=True)
 
 
 class ResolveInSerializer(StrictSerializer):
-    resolution = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    resolution = TextField(max_length=2000, required=False, allow_blank=True)
     resume_automation = serializers.BooleanField(required=False, default=False)
 
 
 class ReassignInSerializer(StrictSerializer):
-    assignee = serializers.CharField(max_length=150, help_text="The username to give it to.")
+    assignee = TextField(max_length=150, help_text="The username to give it to.")
 
 
 class ConflictSerializer(serializers.Serializer):

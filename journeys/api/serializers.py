@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from portal.api_fields import BoundedJSONObject, StrictSerializer
+from portal.api_fields import BoundedJSONObject, StrictSerializer, TextField
 
 SIGNAL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
@@ -19,11 +19,11 @@ def _zones() -> frozenset[str]:
 
 
 class ContactInSerializer(StrictSerializer):
-    external_id = serializers.CharField(max_length=200)
+    external_id = TextField(max_length=200)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    phone = TextField(max_length=32, required=False, allow_blank=True)
+    name = TextField(max_length=200, required=False, allow_blank=True)
+    timezone = TextField(max_length=64, required=False, allow_blank=True)
 
     def validate_phone(self, value: str) -> str:
         if value and not PHONE.match(value):
@@ -37,13 +37,13 @@ class ContactInSerializer(StrictSerializer):
 
 
 class AccountInSerializer(StrictSerializer):
-    external_id = serializers.CharField(max_length=200)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    external_id = TextField(max_length=200)
+    name = TextField(max_length=200, required=False, allow_blank=True)
 
 
 class SignalInSerializer(StrictSerializer):
-    type = serializers.CharField(max_length=64)
-    idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True)
+    type = TextField(max_length=64)
+    idempotency_key = TextField(max_length=200, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False)
     contact = ContactInSerializer()
     account = AccountInSerializer(required=False, allow_null=True)
