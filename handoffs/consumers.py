@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from handoffs import live
 from handoffs.selectors import event_log_head, event_log_pruned_through, events_after
 from portal.realtime import team_group
-from portal.selectors import team_ids_visible_to
+from portal.selectors import principal_refresh, team_ids_visible_to
 
 CATCH_UP_PAGE = 500
 
@@ -46,9 +46,32 @@ class _TeamStream:
     last_seq: int
 
     async def join_teams(self, principal: Any) -> None:
-        self.team_ids = await database_sync_to_async(team_ids_visible_to)(principal=principal)
-        for team_id in self.team_ids:
-            await self.channel_layer.group_add(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+        self.principal = principal
+        self.team_ids = set()
+        await self._sync_groups(
+            await database_sync_to_async(team_ids_visible_to)(principal=principal)
+        )
+
+    async def _sync_groups(self, team_ids: set[int]) -> None:
+        layer = self.channel_layer  # type: ignore[attr-defined]
+        for team_id in team_ids - self.team_ids:
+            await layer.group_add(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+        for team_id in self.team_ids - team_ids:
+            await layer.group_discard(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+        self.team_ids = team_ids
+
+    async def still_allowed(self) -> bool:
+        """Re-check the caller before each push: a revoked key, a deactivated person or a lost
+        membership stops the stream (or that team's part of it) at once."""
+        principal = await database_sync_to_async(principal_refresh)(self.principal)
+        if principal is None:
+            await self.close(code=4401)  # type: ignore[attr-defined]
+            return False
+        self.principal = principal
+        await self._sync_groups(
+            await database_sync_to_async(team_ids_visible_to)(principal=principal)
+        )
+        return True
 
     async def leave_teams(self) -> None:
         for team_id in getattr(self, "team_ids", set()):
@@ -102,7 +125,8 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
         seq = message.get("seq")
         if seq is None or seq <= self.last_seq:
             return
-        await self._send_new()
+        if await self.still_allowed():
+            await self._send_new()
 
     async def _send_new(self) -> None:
         for event in await self.read_log():
@@ -136,6 +160,8 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         await self.leave_teams()
 
     async def handoff_changed(self, message: dict[str, Any]) -> None:
+        if not await self.still_allowed():
+            return
         seq = message.get("seq")
         if seq is None:
             handoff_id = message.get("handoff_id")
@@ -157,7 +183,7 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
 
     async def _render(self, changes: dict[int, str]) -> None:
         html = await database_sync_to_async(live.render_changes)(
-            user=self.scope["user"], view=self.view, changes=changes
+            user=self.principal, view=self.view, changes=changes
         )
         if html:
             await self.send(text_data=html)

@@ -29,7 +29,7 @@ class LiveView:
                 raise ValueError(f"unknown inbox view {view!r}")
             return cls(page="inbox", filter=view, team=query.get("team") or None)
         if page == "handoff":
-            return cls(page="handoff", handoff_id=int(query["handoff"]))
+            return cls(page="handoff", handoff_id=int(query.get("handoff", "")))
         raise ValueError(f"unknown page {page!r}")
 
     def shows(self, handoff: Handoff, user: Any) -> bool:

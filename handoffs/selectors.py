@@ -169,7 +169,9 @@ def handoff_history(*, handoff: Handoff) -> list[HandoffEvent]:
 
 
 def event_log_head() -> int:
-    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    """The newest seq ever written, even when pruning has emptied the log."""
+    newest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return max(newest, event_log_pruned_through())
 
 
 def event_log_pruned_through() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
@@ -42,6 +43,16 @@ def teams_visible_to(*, principal: Any) -> QuerySet[Team]:
 
 def team_ids_visible_to(*, principal: Any) -> set[int]:
     return set(teams_visible_to(principal=principal).values_list("id", flat=True))
+
+
+def principal_refresh(principal: Any) -> Any | None:
+    """The same caller re-read from the database, or None once revoked or deactivated: open
+    sockets re-check this before every push."""
+    if isinstance(principal, ApiKey):
+        return ApiKey.objects.filter(pk=principal.pk, revoked_at=None).first()
+    if not getattr(principal, "is_authenticated", False):
+        return None
+    return get_user_model().objects.filter(pk=principal.pk, is_active=True).first()
 
 
 def user_can(*, user: Any, codename: str, team_id: int) -> bool:
