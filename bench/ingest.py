@@ -22,15 +22,28 @@ def signal(n: int, run: str) -> dict:
     return {
         "type": "form_submitted",
         "idempotency_key": f"{run}-{n}",
-        "contact": {"external_id": f"bench-{n % 20000}", "name": f"Bench Contact {n % 20000}",
-                    "email": f"bench{n % 20000}@example.com"},
+        "contact": {
+            "external_id": f"bench-{n % 20000}",
+            "name": f"Bench Contact {n % 20000}",
+            "email": f"bench{n % 20000}@example.com",
+        },
         "account": {"external_id": f"acct-{n % 2000}", "name": f"Account {n % 2000}"},
         "properties": {"budget": budget, "currency": "GBP", "form": "pricing"},
     }
 
 
-async def worker(host: str, port: int, path: str, key: str, mode: str, batch: int,
-                 deadline: float, counter: list[int], run: str, out: dict) -> None:
+async def worker(
+    host: str,
+    port: int,
+    path: str,
+    key: str,
+    mode: str,
+    batch: int,
+    deadline: float,
+    counter: list[int],
+    run: str,
+    out: dict,
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
@@ -87,25 +100,44 @@ async def main() -> None:
     began = time.perf_counter()
     deadline = began + args.seconds
     counter = [0]
-    await asyncio.gather(*(
-        worker(url.hostname or "127.0.0.1", url.port or 80, path, args.key, args.mode,
-               args.batch_size, deadline, counter, run, out)
-        for _ in range(args.concurrency)
-    ))
+    await asyncio.gather(
+        *(
+            worker(
+                url.hostname or "127.0.0.1",
+                url.port or 80,
+                path,
+                args.key,
+                args.mode,
+                args.batch_size,
+                deadline,
+                counter,
+                run,
+                out,
+            )
+            for _ in range(args.concurrency)
+        )
+    )
     wall = time.perf_counter() - began
     lat = out["latencies"]
-    print(json.dumps({
-        "mode": args.mode,
-        "concurrency": args.concurrency,
-        "seconds": round(wall, 2),
-        "requests": len(lat),
-        "signals_accepted": out["signals"],
-        "signals_per_s": round(out["signals"] / wall, 1),
-        "ack_ms": {"p50": round(pct(lat, 50) * 1000, 1), "p95": round(pct(lat, 95) * 1000, 1),
-                   "p99": round(pct(lat, 99) * 1000, 1),
-                   "mean": round(statistics.fmean(lat) * 1000, 1) if lat else 0},
-        "statuses": out["statuses"],
-    }))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "concurrency": args.concurrency,
+                "seconds": round(wall, 2),
+                "requests": len(lat),
+                "signals_accepted": out["signals"],
+                "signals_per_s": round(out["signals"] / wall, 1),
+                "ack_ms": {
+                    "p50": round(pct(lat, 50) * 1000, 1),
+                    "p95": round(pct(lat, 95) * 1000, 1),
+                    "p99": round(pct(lat, 99) * 1000, 1),
+                    "mean": round(statistics.fmean(lat) * 1000, 1) if lat else 0,
+                },
+                "statuses": out["statuses"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
 
     async def _render(self, changes: dict[int, str]) -> None:
         html = await database_sync_to_async(live.render_changes)(
-            user=self.principal, view=self.view, changes=changes
+            user=self.principal, view=self.view, changes=changes, seq=self.last_seq
         )
         if html:
             await self.send(text_data=html)

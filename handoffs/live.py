@@ -9,7 +9,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from handoffs.models import Handoff
-from handoffs.selectors import INBOX_VIEWS, handoffs_visible_to, inbox_queryset
+from handoffs.selectors import INBOX_VIEWS, handoffs_visible_to, inbox_counts, inbox_queryset
 from handoffs.ui import handoff_page_context, row_context
 
 
@@ -42,10 +42,17 @@ class LiveView:
         return True
 
 
-def render_changes(*, user: Any, view: LiveView, changes: dict[int, str]) -> str:
-    if view.page == "handoff":
-        return _handoff_page(user, view, changes)
-    return _inbox(user, view, changes)
+def render_changes(*, user: Any, view: LiveView, changes: dict[int, str], seq: int) -> str:
+    """Fragments for the changed handoffs, plus the seq they bring the page up to (the page
+    reconnects from there, so a reconnect replays nothing it already has)."""
+    body = (
+        _handoff_page(user, view, changes)
+        if view.page == "handoff"
+        else _inbox(user, view, changes)
+    )
+    if not body:
+        return ""
+    return body + f'<span id="live-seq" data-seq="{seq}" hidden hx-swap-oob="true"></span>'
 
 
 def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
@@ -76,6 +83,14 @@ def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
                 parts.append(render_to_string("handoffs/inbox.html#toast", {"handoff": handoff}))
         else:
             parts.append(row)
+    if parts:
+        counts = inbox_counts(user=user, team_slug=view.team)
+        parts.append(
+            render_to_string(
+                "handoffs/inbox.html#tabs",
+                {"counts": counts, "view": view.filter, "team": view.team, "oob": True},
+            )
+        )
     return "".join(parts)
 
 
@@ -86,6 +101,7 @@ def _handoff_page(user: Any, view: LiveView, changes: dict[int, str]) -> str:
     if handoff is None:
         return ""
     ctx = {**handoff_page_context(user=user, handoff=handoff), "oob": True}
-    return render_to_string("handoffs/handoff.html#panel", ctx) + render_to_string(
-        "handoffs/handoff.html#conversation", ctx
+    return "".join(
+        render_to_string(f"handoffs/handoff.html#{part}", ctx)
+        for part in ("panel", "conversation", "history")
     )

@@ -6,7 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import Http404
 
 from handoffs.choices import ACTIVE_STATUSES, HandoffStatus, Priority, Trigger
@@ -15,7 +25,7 @@ from portal.errors import log_not_visible
 from portal.models import Event, EventLogState, Membership
 from portal.selectors import teams_visible_to
 
-HANDOFF_RELATED = ("team", "contact", "assignee")
+HANDOFF_RELATED = ("team", "contact", "contact__account", "assignee")
 
 
 class FilterError(ValueError):
@@ -146,6 +156,20 @@ def inbox_queryset(*, user: Any, view: str, team_slug: str | None) -> QuerySet[H
         )
     )
     return qs.order_by("-offered_to_me", "first_response_due_at", "id")
+
+
+def inbox_counts(*, user: Any, team_slug: str | None) -> dict[str, int]:
+    """The tab counts: one aggregate query over the user's active handoffs."""
+    scope = Handoff.objects.filter(
+        team__in=teams_visible_to(principal=user), status__in=ACTIVE_STATUSES
+    )
+    if team_slug:
+        scope = scope.filter(team__slug=team_slug)
+    return scope.aggregate(
+        all=Count("id"),
+        mine=Count("id", filter=Q(assignee=user)),
+        unassigned=Count("id", filter=Q(assignee=None)),
+    )
 
 
 def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:

@@ -36,6 +36,7 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         .order_by("-created_at")[:5]
     )
     return {
+        "user": user,
         "handoff": handoff,
         "contact": handoff.contact,
         "messages": messages,

@@ -6,19 +6,17 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from handoffs import services
-from handoffs.choices import ACTIVE_STATUSES
 from handoffs.models import Handoff
 from handoffs.selectors import (
     INBOX_VIEWS,
     event_log_head,
     handoff_get_for,
-    handoffs_visible_to,
+    inbox_counts,
     inbox_queryset,
     inbox_row,
 )
@@ -42,14 +40,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     since = event_log_head()  # read first: the live stream resumes from here, missing nothing
     rows = inbox_queryset(user=request.user, view=view, team_slug=team)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    scope = handoffs_visible_to(principal=request.user).filter(status__in=ACTIVE_STATUSES)
-    if team:
-        scope = scope.filter(team__slug=team)
-    counts = scope.aggregate(
-        all=Count("id"),
-        mine=Count("id", filter=Q(assignee=request.user)),
-        unassigned=Count("id", filter=Q(assignee=None)),
-    )
+    counts = inbox_counts(user=request.user, team_slug=team)
     context = {
         **row_context(user=request.user),
         "page": page,
@@ -86,8 +77,15 @@ def _respond(
         return redirect("handoff-detail", handoff_id=handoff_id)
     if request.POST.get("from") == "row":
         handoff = inbox_row(user=request.user, handoff_id=handoff_id)
-        context = {**row_context(user=request.user), "handoff": handoff, "notice": notice}
-        return render(request, "handoffs/inbox.html#row", context, status=status)
+        context = {
+            **row_context(user=request.user),
+            "handoff": handoff,
+            "notice": notice,
+            "counts": inbox_counts(user=request.user, team_slug=request.POST.get("team") or None),
+            "view": request.POST.get("view", "all"),
+            "team": request.POST.get("team") or None,
+        }
+        return render(request, "handoffs/inbox.html#row-response", context, status=status)
     handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
     context = {
         **handoff_page_context(user=request.user, handoff=handoff),

@@ -179,7 +179,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            # socket_timeout must outlast channels_redis' 5 s blocking receive, or idle sockets
+            # die with redis TimeoutError every few seconds.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:

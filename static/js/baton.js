@@ -56,11 +56,36 @@
     }
   }
 
+  // Reconnect from the last event this page has (the server sends it with every push), so a
+  // dropped socket replays only what was missed.
+  if (window.htmx) {
+    const create = htmx.createWebSocket;
+    htmx.createWebSocket = function (url) {
+      const marker = document.getElementById("live-seq");
+      if (marker && marker.dataset.seq) url = url.replace(/([?&]since=)\d*/, "$1" + marker.dataset.seq);
+      return create ? create(url) : new WebSocket(url);
+    };
+  }
+
+  function tidyAfterPush() {
+    // A row pushed twice (a reconnect racing a push) is kept once: the newest copy, on top.
+    const seen = new Set();
+    rows().forEach(function (row) {
+      if (seen.has(row.id)) row.remove(); else seen.add(row.id);
+    });
+    // An "offered to you" toast goes once someone has taken the handoff.
+    document.querySelectorAll("#toasts .toast[data-handoff]").forEach(function (toast) {
+      const row = document.getElementById("handoff-row-" + toast.dataset.handoff);
+      if (row && !row.querySelector("[data-claim]")) toast.remove();
+    });
+    markOverdue();
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", tidyAfterPush);
+  document.addEventListener("htmx:afterSwap", tidyAfterPush);
   document.addEventListener("htmx:wsOpen", function () { setLive(true); });
   document.addEventListener("htmx:wsClose", function () { setLive(false); });
   document.addEventListener("htmx:oobErrorNoTarget", function (event) { event.preventDefault(); });
-  document.addEventListener("htmx:afterSwap", markOverdue);
-  document.addEventListener("htmx:oobAfterSwap", markOverdue);
   document.addEventListener("DOMContentLoaded", function () {
     markOverdue();
     setInterval(markOverdue, 30000);
