@@ -604,7 +604,9 @@ async def test_the_handoff_page_stream_sends_panel_and_conversation_after_a_repl
     html = await receive_until(riley, "Happy to help, Ada")
     assert '<section id="handoff-panel"' in html
     assert '<section id="conversation"' in html
-    assert html.count('hx-swap-oob="true"') == 2
+    assert '<section class="card" id="handoff-history"' in html
+    assert 'id="live-seq"' in html  # the page reconnects from here
+    assert html.count('hx-swap-oob="true"') == 4
     assert "Riley Reed, Sales team" in html  # the first human reply is signed
 
     html = await receive_until(sam, "Happy to help, Ada")
