@@ -18,7 +18,7 @@ from django.utils import timezone
 from handoffs.services import RaiseRequest, handoff_raise
 from journeys import rules
 from journeys.models import Account, Contact, HandoffRule, Journey, Signal
-from journeys.services import CONTACT_FIELDS, enrollment_start
+from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
 from portal.models import ApiKey
 from portal.timefmt import iso
@@ -225,7 +225,11 @@ def signal_document(item_data: Mapping[str, Any], occurred_at: Any) -> dict[str,
 
 def _evaluate(items: list[_Item]) -> None:
     types = {item.data["type"] for item in items}
-    journeys = list(Journey.objects.filter(is_active=True, enroll_on_signal_type__in=types))
+    journeys = list(
+        Journey.objects.filter(is_active=True, enroll_on_signal_type__in=types).prefetch_related(
+            "stages"
+        )
+    )
     active_rules = list(
         HandoffRule.objects.filter(enabled=True, signal_type__in=types)
         .select_related("team")
@@ -233,12 +237,17 @@ def _evaluate(items: list[_Item]) -> None:
     )
     if not journeys and not active_rules:
         return
+    enrollments_start_many(
+        pairs=[
+            (item.contact, journey)
+            for item in items
+            for journey in journeys
+            if journey.enroll_on_signal_type == item.data["type"]
+        ]
+    )
     for item in items:
         signal = item.signal
         assert signal is not None and item.contact is not None
-        for journey in journeys:
-            if journey.enroll_on_signal_type == signal.type:
-                enrollment_start(contact=item.contact, journey=journey)
         doc = signal_document(item.data, signal.occurred_at)
         for rule in active_rules:
             if rule.signal_type != signal.type or not rules.condition_matches(rule.condition, doc):

@@ -128,6 +128,12 @@ class Journey(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def first_stage(self) -> Stage | None:
+        """Uses prefetched stages when the caller prefetched them (ingestion does)."""
+        stages = sorted(self.stages.all(), key=lambda stage: (stage.order, stage.pk))
+        return stages[0] if stages else None
+
 
 class Stage(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,26 +44,40 @@ def _upsert(model: type[Any], external_id: str, values: dict[str, Any]) -> Any:
     return row
 
 
-def enrollment_start(*, contact: Contact, journey: Journey) -> Enrollment | None:
-    """Enroll `contact` unless already live in `journey` (at most once at a time)."""
-    if Enrollment.objects.filter(
-        contact=contact, journey=journey, status__in=LIVE_ENROLLMENT_STATUSES
-    ).exists():
-        return None
-    first_stage = journey.stages.order_by("order").first()
-    try:
-        with transaction.atomic():
-            enrollment = Enrollment.objects.create(
-                contact=contact, journey=journey, stage=first_stage, stage_entered_at=timezone.now()
-            )
-    except IntegrityError:  # a concurrent signal enrolled them first
-        return None
-    EnrollmentEvent.objects.create(
-        enrollment=enrollment,
-        kind="enrolled",
-        detail=f"Enrolled in {journey.name}" + (f" at {first_stage.name}" if first_stage else ""),
+def enrollments_start_many(*, pairs: list[tuple[Contact, Journey]]) -> int:
+    """Enroll each (contact, journey) not already live in it: one read, one insert, one audit
+    insert for a whole batch. A concurrent enrollment trips the partial unique index and the
+    caller's transaction retries (journeys/ingestion.py)."""
+    wanted = {(c.pk, j.pk): (c, j) for c, j in pairs}
+    if not wanted:
+        return 0
+    live = set(
+        Enrollment.objects.filter(
+            contact_id__in={c for c, _ in wanted},
+            journey_id__in={j for _, j in wanted},
+            status__in=LIVE_ENROLLMENT_STATUSES,
+        ).values_list("contact_id", "journey_id")
     )
-    return enrollment
+    now = timezone.now()
+    fresh = []
+    for key, (contact, journey) in wanted.items():
+        if key not in live:
+            first_stage = journey.first_stage
+            fresh.append(
+                Enrollment(
+                    contact=contact, journey=journey, stage=first_stage, stage_entered_at=now
+                )
+            )
+    Enrollment.objects.bulk_create(fresh)
+    EnrollmentEvent.objects.bulk_create(
+        EnrollmentEvent(
+            enrollment=e,
+            kind="enrolled",
+            detail=f"Enrolled in {e.journey.name}" + (f" at {e.stage.name}" if e.stage else ""),
+        )
+        for e in fresh
+    )
+    return len(fresh)
 
 
 def enrollments_pause_for_contact(*, contact_id: int, reason: str) -> int:

@@ -80,7 +80,17 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Under ASGI every request runs in its own thread; persistent per-thread connections would
+    # pile up, so connections come from psycopg's pool instead (CONN_MAX_AGE must be 0).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+        "BATON_DB_POOL", default=True
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("BATON_DB_POOL_MIN", 2, minimum=0),
+            "max_size": env_int("BATON_DB_POOL_MAX", 20, minimum=1),
+            "timeout": 10,
+        }
 else:
     DATABASES = {
         "default": {

@@ -13,6 +13,7 @@ from journeys.api.serializers import (
     SignalAcceptedSerializer,
     SignalBatchOutSerializer,
     SignalInSerializer,
+    signal_validator,
     validate_signal,
 )
 from journeys.ingestion import body_hash, signal_ingest, signal_ingest_batch
@@ -83,8 +84,9 @@ class SignalBatchView(APIView):
             )
         good: list[tuple[int, dict[str, Any], str]] = []
         errors: list[dict[str, Any]] = []
+        validate = signal_validator()
         for index, raw in enumerate(items):
-            data, item_errors = validate_signal(raw)
+            data, item_errors = validate(raw)
             if item_errors:
                 errors.append({"index": index, "errors": flatten_errors(item_errors)})
             else:
