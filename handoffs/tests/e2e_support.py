@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
@@ -63,13 +64,26 @@ def free_port() -> int:
 
 
 def database_url_for(settings_dict: dict[str, Any]) -> str:
-    """A DATABASE_URL for the database pytest-django created (usually test_<name>)."""
-    user = settings_dict.get("USER") or ""
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    """A DATABASE_URL for the database pytest-django created (usually test_<name>), for server
+    and worker subprocesses that must see the test's committed rows."""
+    auth = quote(settings_dict.get("USER") or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
+
+
+def stop_process(process: subprocess.Popen[Any] | None) -> None:
+    """Terminate, wait, then kill: no server or worker outlives its test."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @dataclass
@@ -143,14 +157,7 @@ class LiveServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
     def log(self, tail: int = 200) -> str:
         try:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -29,6 +28,7 @@ from handoffs.choices import Channel, Direction, OutboxStatus
 from handoffs.models import Handoff, Message, OutboxEntry
 from handoffs.services import conversation_for, handoff_claim, handoff_reply
 from handoffs.tasks import outbox_sweep
+from handoffs.tests.e2e_support import database_url_for, stop_process
 from portal.celery import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -73,15 +73,6 @@ class Worker:
         return match.group(1).strip() if match else None
 
 
-def _database_url() -> str:
-    """The pytest-django test database (test_baton), which the worker must use too."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def _reset_broker_pools() -> None:
     """Forget the app's cached broker pools so the next send uses the current broker_url.
     Not closed: kombu shares one pool per broker URL across the process."""
@@ -106,7 +97,7 @@ def worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Worker]:
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url_for(connection.settings_dict),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("BATON_CELERY_EAGER", None)
@@ -159,12 +150,7 @@ def worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Worker]:
         for key, value in saved.items():
             app.conf[key] = value
         _reset_broker_pools()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         _delete_queue(redis_url, queue)
         log_file.close()
 
