@@ -38,7 +38,9 @@ class HandoffEventKind(models.TextChoices):
     RELEASED = "released", "Released"
     REASSIGNED = "reassigned", "Reassigned"
     REPLIED = "replied", "Replied"
+    CONTACT_REPLIED = "contact_replied", "Contact replied"
     RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
 
 
 class Channel(models.TextChoices):

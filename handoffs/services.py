@@ -16,16 +16,21 @@ from handoffs.choices import (
     Direction,
     HandoffEventKind,
     HandoffStatus,
-    OutboxStatus,
 )
-from handoffs.models import Conversation, Handoff, HandoffEvent, Message, OutboxEntry
+from handoffs.models import Conversation, Handoff, HandoffEvent, Message
+from handoffs.outbox import outbox_enqueue
 from handoffs.payloads import display_name, handoff_as_dict
 from journeys.models import Contact, HandoffRule, Signal
-from journeys.services import enrollments_pause_for_contact, enrollments_resume_for_contact
+from journeys.services import (
+    account_upsert,
+    contact_upsert,
+    enrollments_pause_for_contact,
+    enrollments_resume_for_contact,
+)
 from portal.choices import EventType
 from portal.errors import Conflict, InvalidInput
 from portal.models import Team
-from portal.realtime import NewEvent, events_append, poke_on_commit
+from portal.realtime import NewEvent, events_append
 
 MAX_REPLY_CHARS = 5000
 MAX_EVIDENCE_ITEMS = 200
@@ -327,66 +332,108 @@ def conversation_for(contact: Contact) -> Conversation:
         return Conversation.objects.get(contact=contact)
 
 
-def outbox_enqueue(*, message: Message, to_address: str) -> OutboxEntry:
-    """Persist the delivery with the message; the task is sent only after commit."""
-    from handoffs.tasks import outbox_deliver
+@dataclass(frozen=True)
+class Received:
+    id: int
+    duplicate: bool
 
-    entry = OutboxEntry.objects.create(
-        message=message,
-        channel=message.channel,
-        to_address=to_address,
-        next_attempt_at=timezone.now(),
+
+@dataclass(frozen=True)
+class InboundMessage:
+    contact: dict[str, Any]
+    account: dict[str, Any] | None
+    channel: str
+    body: str
+    external_id: str | None
+
+
+@transaction.atomic
+def message_receive(*, message: InboundMessage) -> Received:
+    """A contact wrote to us. Stored once per (channel, external_id); threads into the contact's
+    conversation, which then replies on this channel; wakes the handoff that is waiting on the
+    contact, or reopens one resolved within the team's reopen window."""
+    if message.external_id:
+        existing = Message.objects.filter(
+            channel=message.channel, external_id=message.external_id
+        ).first()
+        if existing is not None:
+            if existing.body != message.body:
+                raise Conflict("This external_id was already used with a different message.")
+            return Received(id=existing.pk, duplicate=True)
+    account = (
+        account_upsert(external_id=message.account["external_id"], name=message.account.get("name"))
+        if message.account
+        else None
     )
-    transaction.on_commit(lambda: outbox_deliver.delay(entry.pk), robust=True)
-    return entry
-
-
-def outbox_claim(*, entry_id: int, lease_seconds: int = 120) -> OutboxEntry | None:
-    """Take the lease on a due entry. Race prevented: two workers (a retry and the sweep) both
-    picking it up; only the one whose compare-and-swap matches may send."""
-    now = timezone.now()
-    won = (
-        OutboxEntry.objects.filter(id=entry_id, next_attempt_at__lte=now)
-        .filter(status__in=[OutboxStatus.QUEUED, OutboxStatus.SENDING])
-        .exclude(lease_until__gt=now)
-        .update(
-            status=OutboxStatus.SENDING,
-            lease_until=now + timedelta(seconds=lease_seconds),
-        )
+    contact = contact_upsert(
+        external_id=message.contact["external_id"], fields=message.contact, account=account
     )
-    if won != 1:
-        return None
-    return OutboxEntry.objects.select_related("message__conversation").get(id=entry_id)
-
-
-def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: str) -> None:
-    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.SENT,
-        sent_at=timezone.now(),
-        attempts=entry.attempts + 1,
-        lease_until=None,
-        backend=backend,
-        provider_message_id=provider_message_id[:200],
-        last_error="",
-    )
-    _poke_conversation(entry)
-
-
-def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> None:
-    """Back off exponentially (30 s, 60 s, 2 min, …); give up after `max_attempts`."""
-    attempts = entry.attempts + 1
-    final = attempts >= max_attempts
-    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.FAILED if final else OutboxStatus.QUEUED,
-        attempts=attempts,
-        lease_until=None,
-        last_error=error[:500],
-        next_attempt_at=timezone.now() + timedelta(seconds=30 * 2 ** (attempts - 1)),
-    )
-    _poke_conversation(entry)
-
-
-def _poke_conversation(entry: OutboxEntry) -> None:
-    handoff = entry.message.handoff
+    Contact.objects.filter(pk=contact.pk).update(last_inbound_channel=message.channel)
+    conversation = conversation_for(contact)
+    Conversation.objects.filter(pk=conversation.pk).update(channel=message.channel)
+    handoff = _handoff_for_reply(contact)
+    try:
+        with transaction.atomic():
+            stored = Message.objects.create(
+                conversation=conversation,
+                handoff=handoff,
+                direction=Direction.IN,
+                channel=message.channel,
+                body=message.body,
+                external_id=message.external_id,
+            )
+    except IntegrityError:  # the same message delivered concurrently: the first one won
+        transaction.set_rollback(True)
+        existing = Message.objects.get(channel=message.channel, external_id=message.external_id)
+        return Received(id=existing.pk, duplicate=True)
     if handoff is not None:
-        poke_on_commit(team_id=handoff.team_id, seq=None, handoff_id=handoff.pk)
+        _wake_for_reply(handoff, stored)
+    return Received(id=stored.pk, duplicate=False)
+
+
+def _handoff_for_reply(contact: Contact) -> Handoff | None:
+    """The active handoff the reply belongs to, else one resolved within its reopen window."""
+    active = (
+        Handoff.objects.select_for_update(of=("self",))
+        .filter(contact=contact, status__in=ACTIVE_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+    if active is not None:
+        return active
+    latest = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .filter(contact=contact, status=HandoffStatus.RESOLVED)
+        .order_by("-resolved_at")
+        .first()
+    )
+    if latest is None or latest.resolved_at is None:
+        return None
+    window = timedelta(minutes=latest.team.reopen_window_minutes)
+    if timezone.now() - latest.resolved_at > window:
+        return None
+    if Handoff.objects.filter(
+        contact=contact, trigger=latest.trigger, status__in=ACTIVE_STATUSES
+    ).exists():
+        return None
+    return latest
+
+
+def _wake_for_reply(handoff: Handoff, message: Message) -> None:
+    kind = HandoffEventKind.CONTACT_REPLIED
+    if handoff.status == HandoffStatus.RESOLVED:
+        kind = HandoffEventKind.REOPENED
+        handoff.status = HandoffStatus.CLAIMED if handoff.assignee_id else HandoffStatus.OPEN
+        handoff.resolved_at = None
+        handoff.resume_automation = None
+        enrollments_pause_for_contact(
+            contact_id=handoff.contact_id, reason=f"Handoff #{handoff.pk} reopened by a reply"
+        )
+    elif handoff.status == HandoffStatus.WAITING_ON_CONTACT:
+        handoff.status = HandoffStatus.CLAIMED
+    handoff.save(update_fields=["status", "resolved_at", "resume_automation", "updated_at"])
+    HandoffEvent.objects.create(
+        handoff=handoff, kind=kind, data={"message_id": message.pk, "channel": message.channel}
+    )
+    _announce([_fresh(handoff.pk)], EventType.HANDOFF_UPDATED)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from handoffs.channels import DeliveryError, backend_for
 from handoffs.choices import OutboxStatus
 from handoffs.models import OutboxEntry
-from handoffs.services import outbox_claim, outbox_mark_failed, outbox_mark_sent
+from handoffs.outbox import outbox_claim, outbox_mark_failed, outbox_mark_sent
 
 log = logging.getLogger("baton.outbox")
 

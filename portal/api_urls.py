@@ -6,6 +6,7 @@ from journeys.api import views as journey_api
 urlpatterns = [
     path("signals/", journey_api.SignalIngestView.as_view(), name="api-signals"),
     path("signals/batch/", journey_api.SignalBatchView.as_view(), name="api-signals-batch"),
+    path("messages/inbound/", handoff_api.MessageInboundView.as_view(), name="api-messages-in"),
     path("handoffs/", handoff_api.HandoffListView.as_view(), name="api-handoffs"),
     path("handoffs/<int:handoff_id>/", handoff_api.HandoffDetailView.as_view(), name="api-handoff"),
     path(

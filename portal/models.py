@@ -15,6 +15,11 @@ class Team(models.Model):
         default=60,
         help_text="Default first-response target for this team's handoffs, in minutes.",
     )
+    reopen_window_minutes = models.PositiveIntegerField(
+        default=72 * 60,
+        help_text="A contact writing again within this long after a handoff was resolved "
+        "reopens it; later, it is a new conversation.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

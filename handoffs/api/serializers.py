@@ -4,8 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from handoffs.choices import Channel
 from handoffs.models import Handoff, Message
 from handoffs.payloads import handoff_as_dict, person
+from journeys.api.serializers import AccountInSerializer, ContactInSerializer
 from portal.api_fields import StrictSerializer, TextField
 from portal.timefmt import iso
 
@@ -87,6 +89,19 @@ class ResolveInSerializer(StrictSerializer):
 
 class ReassignInSerializer(StrictSerializer):
     assignee = TextField(max_length=150, help_text="The username to give it to.")
+
+
+class MessageInSerializer(StrictSerializer):
+    contact = ContactInSerializer()
+    account = AccountInSerializer(required=False, allow_null=True)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    body = TextField(max_length=5000)
+    external_id = TextField(max_length=200, required=False, allow_null=True)
+
+
+class MessageAcceptedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    duplicate = serializers.BooleanField()
 
 
 class ConflictSerializer(serializers.Serializer):

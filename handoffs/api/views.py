@@ -11,6 +11,8 @@ from handoffs import services
 from handoffs.api.serializers import (
     ConflictSerializer,
     HandoffSerializer,
+    MessageAcceptedSerializer,
+    MessageInSerializer,
     MessageSerializer,
     ReassignInSerializer,
     ReplyInSerializer,
@@ -18,10 +20,12 @@ from handoffs.api.serializers import (
 )
 from handoffs.models import Handoff
 from handoffs.selectors import FilterError, handoff_get_for, handoff_list, parse_filters
-from portal.api_access import require_person
+from portal.api_access import require_integration, require_person
 from portal.api_pagination import Pagination
 from portal.errors import Forbidden, InvalidInput
 from portal.selectors import user_can_manage, user_can_work
+
+CONFLICT = {409: ConflictSerializer}
 
 LIST_PARAMS = [
     OpenApiParameter(
@@ -36,6 +40,32 @@ LIST_PARAMS = [
     OpenApiParameter("contact", int),
     OpenApiParameter("breached", bool),
 ]
+
+
+class MessageInboundView(APIView):
+    @extend_schema(
+        request=MessageInSerializer,
+        responses={202: MessageAcceptedSerializer, **CONFLICT},
+        summary="A contact wrote to us",
+    )
+    def post(self, request: Request) -> Response:
+        require_integration(request)
+        data = MessageInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        received = services.message_receive(
+            message=services.InboundMessage(
+                contact=dict(values["contact"]),
+                account=dict(values["account"]) if values.get("account") else None,
+                channel=values["channel"],
+                body=values["body"],
+                external_id=values.get("external_id"),
+            )
+        )
+        return Response(
+            {"id": str(received.id), "duplicate": received.duplicate},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class HandoffListView(APIView):
@@ -65,9 +95,6 @@ def _workable(request: Request, handoff_id: int) -> tuple[object, Handoff]:
     if not user_can_work(user=user, team_id=handoff.team_id):
         raise Forbidden("Your role may read this team's handoffs but not work them.")
     return user, handoff
-
-
-CONFLICT = {409: ConflictSerializer}
 
 
 class HandoffClaimView(APIView):

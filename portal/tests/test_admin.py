@@ -12,6 +12,7 @@ def _team_form(team: Any, extra: list[tuple[Any, str]], delete: set[int] = froze
         "slug": team.slug,
         "name": team.name,
         "first_response_minutes": str(team.first_response_minutes),
+        "reopen_window_minutes": str(team.reopen_window_minutes),
         "memberships-TOTAL_FORMS": str(len(members) + len(extra)),
         "memberships-INITIAL_FORMS": str(len(members)),
         "memberships-MIN_NUM_FORMS": "0",

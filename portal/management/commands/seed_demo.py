@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from handoffs.choices import Priority, Trigger
-from handoffs.services import handoff_claim, handoff_reply
+from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
 from journeys.choices import LoopStage
 from journeys.ingestion import body_hash, signal_ingest_batch
 from journeys.models import Contact, HandoffRule, Journey, Stage
@@ -242,4 +242,13 @@ class Command(BaseCommand):
             user=casey,
             body="Hi Margaret, your renewal is coming up in two months. Could we find 30 minutes "
             "next week to review how the team is using the platform?",
+        )
+        message_receive(
+            message=InboundMessage(
+                contact={"external_id": "c-demo-margaret"},
+                account=None,
+                channel="email",
+                body="Thanks Casey. Tuesday afternoon works; can we also talk about adding seats?",
+                external_id="demo-margaret-reply-1",
+            )
         )

@@ -1,0 +1,78 @@
+"""The outbox: every outbound message is persisted with its delivery row, then delivered by a
+task (handoffs/tasks.py) holding a lease, retried with back-off, and its status shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from handoffs.choices import OutboxStatus
+from handoffs.models import Message, OutboxEntry
+from portal.realtime import poke_on_commit
+
+
+def outbox_enqueue(*, message: Message, to_address: str) -> OutboxEntry:
+    """Persist the delivery with the message; the task is sent only after commit."""
+    from handoffs.tasks import outbox_deliver  # tasks import this module
+
+    entry = OutboxEntry.objects.create(
+        message=message,
+        channel=message.channel,
+        to_address=to_address,
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: outbox_deliver.delay(entry.pk), robust=True)
+    return entry
+
+
+def outbox_claim(*, entry_id: int, lease_seconds: int = 120) -> OutboxEntry | None:
+    """Take the lease on a due entry. Race prevented: two workers (a retry and the sweep) both
+    picking it up; only the one whose compare-and-swap matches may send."""
+    now = timezone.now()
+    won = (
+        OutboxEntry.objects.filter(id=entry_id, next_attempt_at__lte=now)
+        .filter(status__in=[OutboxStatus.QUEUED, OutboxStatus.SENDING])
+        .exclude(lease_until__gt=now)
+        .update(
+            status=OutboxStatus.SENDING,
+            lease_until=now + timedelta(seconds=lease_seconds),
+        )
+    )
+    if won != 1:
+        return None
+    return OutboxEntry.objects.select_related("message__conversation").get(id=entry_id)
+
+
+def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: str) -> None:
+    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.SENT,
+        sent_at=timezone.now(),
+        attempts=entry.attempts + 1,
+        lease_until=None,
+        backend=backend,
+        provider_message_id=provider_message_id[:200],
+        last_error="",
+    )
+    _poke_conversation(entry)
+
+
+def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> None:
+    """Back off exponentially (30 s, 60 s, 2 min, …); give up after `max_attempts`."""
+    attempts = entry.attempts + 1
+    final = attempts >= max_attempts
+    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.FAILED if final else OutboxStatus.QUEUED,
+        attempts=attempts,
+        lease_until=None,
+        last_error=error[:500],
+        next_attempt_at=timezone.now() + timedelta(seconds=30 * 2 ** (attempts - 1)),
+    )
+    _poke_conversation(entry)
+
+
+def _poke_conversation(entry: OutboxEntry) -> None:
+    handoff = entry.message.handoff
+    if handoff is not None:
+        poke_on_commit(team_id=handoff.team_id, seq=None, handoff_id=handoff.pk)
