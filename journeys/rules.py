@@ -15,6 +15,7 @@ import math
 import operator
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 CONTACT_FIELDS = ("external_id", "email", "phone", "name", "timezone")
@@ -22,6 +23,50 @@ ACCOUNT_FIELDS = ("external_id", "name")
 KNOWN_PATHS_HELP = (
     "type, occurred_at, properties.*, contact.{external_id,email,phone,name,timezone}, "
     "account.{external_id,name}"
+)
+JOURNEY_CONTACT_FIELDS = ("external_id", "name", "first_name", "email", "phone", "timezone")
+JOURNEY_PATHS_HELP = (
+    "contact.{external_id,name,first_name,email,phone,timezone}, account.{external_id,name}, "
+    "answers.*, properties.*, journey.name"
+)
+
+
+@dataclass(frozen=True)
+class PathRules:
+    """Which paths a document offers, so one validator serves signals and journeys alike.
+
+    `exact` are whole paths (``contact.email``); `free_roots` are roots whose keys are whatever
+    the data holds (``properties`` allows ``properties.<anything non-empty>``); `help` is the
+    list shown when a path is refused.
+    """
+
+    exact: frozenset[str]
+    free_roots: frozenset[str]
+    help: str
+
+
+SIGNAL_PATHS = PathRules(
+    exact=frozenset(
+        (
+            "type",
+            "occurred_at",
+            *(f"contact.{field}" for field in CONTACT_FIELDS),
+            *(f"account.{field}" for field in ACCOUNT_FIELDS),
+        )
+    ),
+    free_roots=frozenset({"properties"}),
+    help=KNOWN_PATHS_HELP,
+)
+JOURNEY_PATHS = PathRules(
+    exact=frozenset(
+        (
+            "journey.name",
+            *(f"contact.{field}" for field in JOURNEY_CONTACT_FIELDS),
+            *(f"account.{field}" for field in ACCOUNT_FIELDS),
+        )
+    ),
+    free_roots=frozenset({"answers", "properties"}),
+    help=JOURNEY_PATHS_HELP,
 )
 
 OPERATORS: dict[str, str] = {
@@ -92,24 +137,20 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
-def _path_error(path: object) -> str | None:
-    """Return why `path` is not an allowed signal path, or None when it is fine."""
+def _path_error(path: object, paths: PathRules = SIGNAL_PATHS) -> str | None:
+    """Return why `path` is not allowed by `paths`, or None when it is fine."""
     if not isinstance(path, str):
         return f"path must be text, got {_type_name(path)}"
     if len(path) > MAX_STRING:
         return f"path is too long ({len(path)} characters; max {MAX_STRING})"
-    if path in ("type", "occurred_at"):
+    if path in paths.exact:
         return None
     head, _, rest = path.partition(".")
-    if head == "properties" and rest:
+    if head in paths.free_roots and rest:
         if "" in rest.split("."):
             return f"path {path!r} has an empty segment"
         return None
-    if (head == "contact" and rest in CONTACT_FIELDS) or (
-        head == "account" and rest in ACCOUNT_FIELDS
-    ):
-        return None
-    return f"unknown path {path!r} (known: {KNOWN_PATHS_HELP})"
+    return f"unknown path {path!r} (known: {paths.help})"
 
 
 def path_get(doc: Mapping[str, Any], path: str) -> tuple[bool, Any]:
@@ -220,20 +261,23 @@ def _value_error(op: str, value: object, where: str) -> str | None:
     return _scalar_error(value, where)
 
 
-def condition_errors(tree: object) -> list[str]:
+def condition_errors(tree: object, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:
     """Every problem with a condition tree, each prefixed with where it is; [] when valid.
 
-    Never raises, whatever it is given, because it validates raw admin/API input.
+    Never raises, whatever it is given, because it validates raw admin/API input. `paths` says
+    which document the condition will see (signals by default; journeys use JOURNEY_PATHS).
     """
     errors: list[str] = []
     try:
-        _check_node(tree, "", 1, errors, [0])
+        _check_node(tree, "", 1, errors, [0], paths)
     except RecursionError:
         errors.append(f"condition: nested too deeply (max depth {MAX_DEPTH})")
     return errors
 
 
-def _check_node(node: object, loc: str, depth: int, errors: list[str], count: list[int]) -> None:
+def _check_node(
+    node: object, loc: str, depth: int, errors: list[str], count: list[int], paths: PathRules
+) -> None:
     """Validate one node; `loc` is its location ("" for the root, shown as `condition`)."""
     where = loc or "condition"
     count[0] += 1
@@ -256,7 +300,7 @@ def _check_node(node: object, loc: str, depth: int, errors: list[str], count: li
         problem = f"missing {', '.join(missing)}" if missing else f"unexpected key {extra}"
         errors.append(f"{where}: {problem} (use all/any/not or path/op/value)")
     elif kind == "not":
-        _check_node(node["not"], f"{loc}.not".lstrip("."), depth + 1, errors, count)
+        _check_node(node["not"], f"{loc}.not".lstrip("."), depth + 1, errors, count, paths)
     elif kind:
         children = node[kind]
         if not isinstance(children, list):
@@ -269,9 +313,9 @@ def _check_node(node: object, loc: str, depth: int, errors: list[str], count: li
             if count[0] > MAX_NODES:
                 return
             child_loc = f"{loc}.{kind}[{index}]".lstrip(".")
-            _check_node(child, child_loc, depth + 1, errors, count)
+            _check_node(child, child_loc, depth + 1, errors, count, paths)
     else:
-        if path_problem := _path_error(node["path"]):
+        if path_problem := _path_error(node["path"], paths):
             errors.append(f"{where}.path: {path_problem}")
         op = node["op"]
         if not isinstance(op, str) or op not in OPERATORS:
@@ -367,7 +411,9 @@ def _explain(node: Mapping[str, Any], doc: Mapping[str, Any], negated: bool) -> 
     return [f"{path} = {_compact(actual)} {symbol} {format_value(expected)}"]
 
 
-def _parse_template(template: str) -> tuple[list[tuple[bool, str]], list[str]]:
+def _parse_template(
+    template: str, paths: PathRules = SIGNAL_PATHS
+) -> tuple[list[tuple[bool, str]], list[str]]:
     """Split a template into (is_path, text) parts plus errors; bad parts stay literal text."""
     parts: list[tuple[bool, str]] = []
     errors: list[str] = []
@@ -389,7 +435,7 @@ def _parse_template(template: str) -> tuple[list[tuple[bool, str]], list[str]]:
         elif ":" in inner or "!" in inner:
             problem = f"{{{inner}}} has a format spec or conversion; write just {{path}}"
         else:
-            problem = _path_error(inner)
+            problem = _path_error(inner, paths)
         if problem:
             errors.append(f"template (position {i}): {problem}")
         parts.append((False, template[i:end]) if problem else (True, inner))
@@ -397,22 +443,25 @@ def _parse_template(template: str) -> tuple[list[tuple[bool, str]], list[str]]:
     return parts, errors
 
 
-def template_errors(template: object) -> list[str]:
-    """Every problem with a reason template; [] when valid. Never raises."""
+def template_errors(template: object, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:
+    """Every problem with a template; [] when valid. Never raises. `paths`: see condition_errors."""
     if not isinstance(template, str):
         return [f"template: must be text, got {_type_name(template)}"]
     if len(template) > MAX_TEMPLATE:
         return [f"template: too long ({len(template)} characters; max {MAX_TEMPLATE})"]
-    return _parse_template(template)[1]
+    return _parse_template(template, paths)[1]
 
 
-def template_render(template: str, doc: Mapping[str, Any]) -> str:
-    """Fill placeholders from the signal; missing values show as "—".
+def template_render(
+    template: str, doc: Mapping[str, Any], *, paths: PathRules = SIGNAL_PATHS
+) -> str:
+    """Fill placeholders from the document; missing values show as "—".
 
     Never raises: an invalid template renders its bad placeholders verbatim, because a reason
-    with a typo is better than a handoff that never gets raised.
+    with a typo is better than a handoff that never gets raised. Pass the `paths` the template
+    was validated with (JOURNEY_PATHS for journey messages), or `{answers.x}` stays verbatim.
     """
-    parts, _ = _parse_template(template)
+    parts, _ = _parse_template(template, paths)
     rendered = []
     for is_path, text in parts:
         if is_path:

@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeys.rules import (
+    JOURNEY_PATHS,
+    JOURNEY_PATHS_HELP,
     KNOWN_PATHS_HELP,
     OPERATORS,
+    SIGNAL_PATHS,
     condition_errors,
     condition_explain,
     condition_matches,
@@ -449,6 +452,73 @@ def test_invalid_template_renders_bad_parts_verbatim() -> None:
     assert template_render("{contact.age} / {type:>3} / {type}", make_doc()) == (
         "{contact.age} / {type:>3} / form_submitted"
     )
+
+
+# ---- journey paths: templates and branch conditions see the journey document ---------------
+
+JOURNEY_DOC = {
+    "contact": {"name": "Ada Lovelace", "first_name": "Ada", "email": "ada@example.com"},
+    "account": {"name": "Analytical Engines Ltd"},
+    "answers": {"visa": True, "experience_years": 2},
+    "properties": {"source": "indeed"},
+    "journey": {"name": "Recruitment"},
+}
+
+PATH_SET_CASES = [
+    # (path, valid for signals, valid for journeys)
+    pytest.param("answers.visa", False, True, id="answers are journey only"),
+    pytest.param("answers.a.0", False, True, id="answers are free form like properties"),
+    pytest.param("contact.first_name", False, True, id="first_name is journey only"),
+    pytest.param("journey.name", False, True, id="the journey name is journey only"),
+    pytest.param("type", True, False, id="the signal type is signal only"),
+    pytest.param("occurred_at", True, False, id="occurred_at is signal only"),
+    pytest.param("properties.budget", True, True, id="properties are in both"),
+    pytest.param("contact.email", True, True, id="contact fields are in both"),
+    pytest.param("account.external_id", True, True, id="account fields are in both"),
+    pytest.param("answers", False, False, id="answers without a key is refused"),
+    pytest.param("answers..visa", False, False, id="an empty answers segment is refused"),
+    pytest.param("journey.slug", False, False, id="only the journey name is offered"),
+    pytest.param("contact.age", False, False, id="unknown contact fields are refused in both"),
+]
+
+
+@pytest.mark.parametrize(("path", "for_signals", "for_journeys"), PATH_SET_CASES)
+def test_each_path_set_allows_its_own_document(
+    path: str, for_signals: bool, for_journeys: bool
+) -> None:
+    condition = leaf(path, "exists", True)
+    assert (condition_errors(condition) == []) is for_signals
+    assert (condition_errors(condition, paths=SIGNAL_PATHS) == []) is for_signals
+    assert (condition_errors(condition, paths=JOURNEY_PATHS) == []) is for_journeys
+    assert (template_errors(f"{{{path}}}") == []) is for_signals
+    assert (template_errors(f"{{{path}}}", paths=JOURNEY_PATHS) == []) is for_journeys
+
+
+def test_an_unknown_journey_path_lists_the_journey_paths() -> None:
+    assert condition_errors(leaf("answers.visa", "==", True)) == [
+        f"condition.path: unknown path 'answers.visa' (known: {KNOWN_PATHS_HELP})"
+    ]
+    assert condition_errors({"not": leaf("deal.size", ">", 5)}, paths=JOURNEY_PATHS) == [
+        f"not.path: unknown path 'deal.size' (known: {JOURNEY_PATHS_HELP})"
+    ]
+    assert template_errors("Hi {type}", paths=JOURNEY_PATHS) == [
+        f"template (position 3): unknown path 'type' (known: {JOURNEY_PATHS_HELP})"
+    ]
+
+
+def test_journey_help_names_every_journey_root() -> None:
+    for name in ("first_name", "answers.*", "properties.*", "journey.name", "account."):
+        assert name in JOURNEY_PATHS_HELP
+
+
+def test_journey_templates_render_answers_and_evaluation_reads_any_path() -> None:
+    template = "{contact.first_name}: visa {answers.visa}, {answers.experience_years} years"
+    assert template_render(template, JOURNEY_DOC, paths=JOURNEY_PATHS) == (
+        "Ada: visa yes, 2 years"
+    )
+    # With the signal path set the journey-only placeholders are not placeholders at all.
+    assert template_render("{answers.visa}", JOURNEY_DOC) == "{answers.visa}"
+    assert condition_matches(leaf("answers.experience_years", ">=", 2), JOURNEY_DOC)
 
 
 FORMAT_CASES = [
