@@ -6,6 +6,8 @@ regular expressions built from user input, so a rule can never run code, hit the
 hang the worker. Validation (``condition_errors``/``template_errors``) runs when a rule is saved
 and never raises; evaluation (``condition_matches``/``template_render``) runs for every signal
 and never raises either, because one odd signal must not stop the pipeline. See docs/rules.md.
+Journey templates and branch conditions use the same language over a different document, so
+validation takes the set of allowed paths (``SIGNAL_PATHS`` by default, ``JOURNEY_PATHS``).
 """
 
 from __future__ import annotations
@@ -441,6 +443,12 @@ def _parse_template(
         parts.append((False, template[i:end]) if problem else (True, inner))
         i = end
     return parts, errors
+
+
+def template_paths(template: str, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:
+    """The valid placeholders a template names, in order (e.g. to check `answers.*` exist)."""
+    parts, _ = _parse_template(template, paths)
+    return [text for is_path, text in parts if is_path]
 
 
 def template_errors(template: object, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:

@@ -513,9 +513,7 @@ def test_journey_help_names_every_journey_root() -> None:
 
 def test_journey_templates_render_answers_and_evaluation_reads_any_path() -> None:
     template = "{contact.first_name}: visa {answers.visa}, {answers.experience_years} years"
-    assert template_render(template, JOURNEY_DOC, paths=JOURNEY_PATHS) == (
-        "Ada: visa yes, 2 years"
-    )
+    assert template_render(template, JOURNEY_DOC, paths=JOURNEY_PATHS) == "Ada: visa yes, 2 years"
     # With the signal path set the journey-only placeholders are not placeholders at all.
     assert template_render("{answers.visa}", JOURNEY_DOC) == "{answers.visa}"
     assert condition_matches(leaf("answers.experience_years", ">=", 2), JOURNEY_DOC)
