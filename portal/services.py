@@ -17,7 +17,9 @@ from portal.roles import permissions_for_roles
 log = logging.getLogger("baton.audit")
 
 
-def _apply(*, user: AbstractBaseUser, team: Team, before: frozenset[str], after: frozenset[str]):
+def _apply(
+    *, user: AbstractBaseUser, team: Team, before: frozenset[str], after: frozenset[str]
+) -> None:
     """Grant what the new role needs; revoke only what the old role gave and the new one does not,
     so permissions ops granted by hand in admin survive role changes."""
     held = set(get_perms(user, team))
