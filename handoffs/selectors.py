@@ -179,10 +179,13 @@ def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:
     )
 
 
-def handoff_messages(*, handoff: Handoff) -> list[Message]:
-    """The contact's whole conversation (not only this handoff's part), oldest first."""
+def handoff_messages(*, handoff: Handoff, principal: Any) -> list[Message]:
+    """The contact's conversation, oldest first: this handoff's part and everything not tied to
+    another team's handoff (which stays that team's business)."""
+    teams = teams_visible_to(principal=principal)
     return list(
         Message.objects.filter(conversation__contact_id=handoff.contact_id)
+        .filter(Q(handoff__isnull=True) | Q(handoff__team__in=teams))
         .select_related("author", "outbox")
         .order_by("created_at", "id")
     )

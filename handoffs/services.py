@@ -110,7 +110,10 @@ def handoff_raise(*, request: RaiseRequest) -> tuple[Handoff, bool]:
         HandoffEvent.objects.create(
             handoff=handoff, kind=HandoffEventKind.CREATED, data={"reason": handoff.reason}
         )
-        enrollments_pause_for_contact(contact_id=request.contact.pk, reason=handoff.reason)
+        # The journey line is shared context for every team: who has the baton, not why.
+        enrollments_pause_for_contact(
+            contact_id=request.contact.pk, reason=f"the {request.team.name} team has the baton"
+        )
         handoff.assignee = None
         _announce([handoff], EventType.HANDOFF_CREATED)
         return handoff, True

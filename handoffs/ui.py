@@ -29,7 +29,7 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
     )
     mine = handoff.assignee_id == user.pk
     unowned = handoff.assignee_id is None
-    messages = handoff_messages(handoff=handoff)
+    messages = handoff_messages(handoff=handoff, principal=user)
     enrollments = list(
         Enrollment.objects.filter(contact_id=handoff.contact_id)
         .select_related("journey", "stage")

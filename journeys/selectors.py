@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from handoffs.models import Handoff, HandoffEvent, Message
 from journeys.models import Contact, EnrollmentEvent, Signal
 from portal.errors import log_not_visible
-from portal.models import ApiKey
+from portal.models import ApiKey, Team
 from portal.selectors import teams_visible_to
 from portal.timefmt import iso
 
@@ -49,8 +49,27 @@ class TimelineItem:
         return {"at": iso(self.at), "kind": self.kind, "summary": self.summary, **self.data}
 
 
-def _signal_items(contact: Contact, limit: int) -> list[TimelineItem]:
-    rows = Signal.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:limit]
+def _signals(contact: Contact, teams: QuerySet[Team]) -> QuerySet[Signal]:
+    """A signal that raised another team's handoff is that team's business."""
+    foreign = Handoff.objects.filter(signal=OuterRef("pk")).exclude(team__in=teams)
+    return Signal.objects.filter(contact=contact).exclude(Exists(foreign))
+
+
+def _messages(contact: Contact, teams: QuerySet[Team]) -> QuerySet[Message]:
+    """The contact's conversation, less what belongs to other teams' handoffs."""
+    return Message.objects.filter(conversation__contact=contact).filter(
+        Q(handoff__isnull=True) | Q(handoff__team__in=teams)
+    )
+
+
+def _handoff_events(contact: Contact, teams: QuerySet[Team]) -> QuerySet[HandoffEvent]:
+    return HandoffEvent.objects.filter(handoff__contact=contact, handoff__team__in=teams).exclude(
+        kind="replied"  # the reply itself is on the timeline as a message
+    )
+
+
+def _signal_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
+    rows = _signals(contact, teams).order_by("-occurred_at", "-id")[:limit]
     return [
         TimelineItem(
             s.occurred_at,
@@ -67,9 +86,9 @@ def _signal_summary(signal: Signal) -> str:
     return f"Signal {signal.type}" + (f" ({props})" if props else "")
 
 
-def _message_items(contact: Contact, limit: int) -> list[TimelineItem]:
+def _message_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
     rows = (
-        Message.objects.filter(conversation__contact=contact)
+        _messages(contact, teams)
         .select_related("author", "outbox")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -102,10 +121,9 @@ def _message_items(contact: Contact, limit: int) -> list[TimelineItem]:
     return items
 
 
-def _handoff_items(contact: Contact, limit: int) -> list[TimelineItem]:
+def _handoff_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
     rows = (
-        HandoffEvent.objects.filter(handoff__contact=contact)
-        .exclude(kind="replied")  # the reply itself is on the timeline as a message
+        _handoff_events(contact, teams)
         .select_related("handoff", "actor")
         .order_by("-at", "-id")[:limit]
     )
@@ -129,7 +147,7 @@ def _handoff_items(contact: Contact, limit: int) -> list[TimelineItem]:
     return items
 
 
-def _journey_items(contact: Contact, limit: int) -> list[TimelineItem]:
+def _journey_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
     rows = (
         EnrollmentEvent.objects.filter(enrollment__contact=contact)
         .select_related("enrollment__journey")
@@ -164,20 +182,25 @@ def _journey_summary(event: EnrollmentEvent) -> str:
 SOURCES = (_signal_items, _message_items, _handoff_items, _journey_items)
 
 
-def timeline_count(*, contact: Contact) -> int:
+def timeline_count(*, contact: Contact, principal: Any) -> int:
+    teams = teams_visible_to(principal=principal)
     return (
-        Signal.objects.filter(contact=contact).count()
-        + Message.objects.filter(conversation__contact=contact).count()
-        + HandoffEvent.objects.filter(handoff__contact=contact).exclude(kind="replied").count()
+        _signals(contact, teams).count()
+        + _messages(contact, teams).count()
+        + _handoff_events(contact, teams).count()
         + EnrollmentEvent.objects.filter(enrollment__contact=contact).count()
     )
 
 
-def contact_timeline(*, contact: Contact, offset: int, limit: int) -> list[TimelineItem]:
-    """Newest first, across every kind. Each source yields at most offset+limit rows, so a page
-    costs one query per source whatever the history's length."""
+def contact_timeline(
+    *, contact: Contact, principal: Any, offset: int, limit: int
+) -> list[TimelineItem]:
+    """Newest first, across every kind, showing only what `principal`'s teams may see (other
+    teams' handoffs, their messages and the signals that raised them stay hidden). Each source
+    yields at most offset+limit rows, so a page costs one query per source."""
+    teams = teams_visible_to(principal=principal)
     wanted = offset + limit
     merged = heapq.merge(
-        *(source(contact, wanted) for source in SOURCES), key=lambda i: i.at, reverse=True
+        *(source(contact, wanted, teams) for source in SOURCES), key=lambda i: i.at, reverse=True
     )
     return list(merged)[offset:wanted]

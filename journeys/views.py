@@ -10,6 +10,7 @@ from journeys.models import Enrollment
 from journeys.selectors import contact_get_for, contact_timeline
 
 TIMELINE_PAGE = 50
+MAX_PAGE = 1000
 
 
 @login_required
@@ -19,11 +20,14 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     that has happened, newest first."""
     contact = contact_get_for(principal=request.user, contact_id=contact_id)
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = min(MAX_PAGE, max(1, int(request.GET.get("page", "1")[:12])))
     except ValueError:
         page = 1
     items = contact_timeline(
-        contact=contact, offset=(page - 1) * TIMELINE_PAGE, limit=TIMELINE_PAGE + 1
+        contact=contact,
+        principal=request.user,
+        offset=(page - 1) * TIMELINE_PAGE,
+        limit=TIMELINE_PAGE + 1,
     )
     context = {
         "contact": contact,

@@ -170,13 +170,19 @@ class ContactTimelineView(APIView):
         paginator = TimelinePagination()
         page_size = paginator.get_page_size(request) or 50
         try:
-            page = max(1, int(request.query_params.get("page", "1")))
+            page = max(1, int(request.query_params.get("page", "1")[:12]))
         except ValueError:
             raise InvalidInput("Invalid input.", {"page": ["Expected a page number."]}) from None
-        total = timeline_count(contact=contact)
-        items = contact_timeline(contact=contact, offset=(page - 1) * page_size, limit=page_size)
-        base = request.build_absolute_uri(request.path)
+        total = timeline_count(contact=contact, principal=request.user)
         last_page = max(1, -(-total // page_size))
+        page = min(page, last_page)  # a huge page number must not load the whole history
+        items = contact_timeline(
+            contact=contact,
+            principal=request.user,
+            offset=(page - 1) * page_size,
+            limit=page_size,
+        )
+        base = request.build_absolute_uri(request.path)
         return Response(
             {
                 "count": total,
