@@ -10,9 +10,10 @@ from django.utils import timezone
 from handoffs.choices import OutboxStatus
 from handoffs.models import Handoff, HandoffEvent, Message, OutboxEntry
 from handoffs.tasks import outbox_deliver
+from portal.admin import TeamScopedAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(TeamScopedAdmin):
     """State changes go through services (the portal and the API), never through admin edits."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -56,6 +57,7 @@ class HandoffAdmin(ReadOnlyAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
+    team_path = "handoff__team"
     list_display = [
         "id",
         "conversation",
@@ -71,6 +73,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxEntry)
 class OutboxAdmin(ReadOnlyAdmin):
+    team_path = "message__handoff__team"
     list_display = [
         "id",
         "channel",

@@ -18,6 +18,7 @@ from journeys.models import (
     Stage,
 )
 from journeys.services import handoff_rule_save
+from portal.admin import TeamScopedAdmin
 from portal.roles import EDIT_RULES, VIEW_RULES
 from portal.selectors import teams_with_perm
 
@@ -126,7 +127,8 @@ class JourneyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(TeamScopedAdmin):
+    team_path = "handoffs__team"
     list_display = ["external_id", "name", "email", "phone", "account", "updated_at"]
     search_fields = ["external_id", "name", "email", "phone"]
     list_select_related = ["account"]
@@ -134,13 +136,15 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(TeamScopedAdmin):
+    team_path = "contacts__handoffs__team"
     list_display = ["external_id", "name", "updated_at"]
     search_fields = ["external_id", "name"]
 
 
 @admin.register(Signal)
-class SignalAdmin(admin.ModelAdmin):
+class SignalAdmin(TeamScopedAdmin):
+    team_path = "contact__handoffs__team"
     list_display = ["id", "type", "contact", "occurred_at", "received_at", "evaluated_at"]
     list_filter = ["type"]
     search_fields = ["idempotency_key", "contact__external_id"]
@@ -155,7 +159,8 @@ class SignalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(TeamScopedAdmin):
+    team_path = "contact__handoffs__team"
     list_display = ["contact", "journey", "stage", "status", "stage_entered_at"]
     list_filter = ["journey", "status"]
     list_select_related = ["contact", "journey", "stage"]

@@ -3,11 +3,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
 
+from portal.choices import Role
 from portal.models import ApiKey, Membership, Team
+from portal.roles import EDIT_RULES, VIEW_INBOX
+from portal.selectors import teams_with_perm
 from portal.services import api_key_create, membership_remove, membership_set
+
+
+class TeamScopedAdmin(admin.ModelAdmin):
+    """Non-superusers see only rows of teams they may read (`team_path` leads to the team), as in
+    the portal: an ops person granted one team does not read the others in admin."""
+
+    team_path = "team"
+    team_codename = VIEW_INBOX
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        teams = teams_with_perm(principal=request.user, codename=self.team_codename)
+        return qs.filter(**{f"{self.team_path}__in": teams}).distinct()
 
 
 class MembershipInline(admin.TabularInline):
@@ -17,11 +36,18 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(GuardedModelAdmin):
+class TeamAdmin(GuardedModelAdmin, TeamScopedAdmin):
     list_display = ["name", "slug", "first_response_minutes"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
+    team_path = "pk"
+    team_codename = EDIT_RULES  # ops manage the teams they edit; leaders and reps do not
+
+    def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            membership_set(user=request.user, team=obj, role=Role.OPS)  # or they lose it
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Memberships go through the membership service so permissions follow them."""
@@ -53,11 +79,17 @@ class TeamAdmin(GuardedModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TeamScopedAdmin):
     list_display = ["user", "team", "role", "created_at"]
     list_filter = ["team", "role"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     autocomplete_fields = ["user"]
+    team_codename = EDIT_RULES
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "team" and not request.user.is_superuser:
+            kwargs["queryset"] = teams_with_perm(principal=request.user, codename=EDIT_RULES)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         if change:

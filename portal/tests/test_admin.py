@@ -67,3 +67,72 @@ def test_removing_a_member_in_the_team_admin_revokes_their_permissions(org, clie
     assert response.status_code == 302
     assert not Membership.objects.filter(user=riley, team=sales).exists()
     assert get_perms(riley, sales) == []
+
+
+def _ops_of(org: Any, team_slug: str) -> Any:
+    """An ops person granted one team, with the demo's Ops group permissions."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+
+    from portal.management.commands.seed_demo import OPS_PERMISSIONS
+    from portal.services import membership_set
+
+    group = Group.objects.create(name="Ops test")
+    for app_label, model, actions in OPS_PERMISSIONS:
+        for action in actions:
+            group.permissions.add(
+                Permission.objects.get(
+                    content_type__app_label=app_label, codename=f"{action}_{model}"
+                )
+            )
+    user = get_user_model().objects.create_user("opal", password="x", is_staff=True)
+    user.groups.add(group)
+    membership_set(user=user, team=org.teams[team_slug], role="ops")
+    return user
+
+
+def test_ops_cannot_make_anyone_a_superuser(org, client):
+    opal = _ops_of(org, "sales")
+    client.force_login(opal)
+    riley = org.users["riley"]
+
+    response = client.post(
+        f"/admin/auth/user/{riley.pk}/change/",
+        {"username": "riley", "is_superuser": "on", "is_staff": "on"},
+    )
+
+    riley.refresh_from_db()
+    assert response.status_code == 403
+    assert not riley.is_superuser
+    opal.refresh_from_db()
+    assert not opal.is_superuser
+
+
+def test_ops_granted_one_team_see_only_that_teams_records_in_admin(org, client, send_signal):
+    from handoffs.models import Handoff
+    from journeys.models import HandoffRule
+
+    HandoffRule.objects.create(
+        name="Risk",
+        signal_type="support_risk",
+        condition={"all": []},
+        trigger="stage",
+        team=org.teams["success"],
+        priority="high",
+        reason_template="Risk",
+    )
+    send_signal(budget=90000, external_id="c-sales")
+    send_signal(type="support_risk", external_id="c-success")
+    sales = Handoff.objects.get(team__slug="sales")
+    success = Handoff.objects.get(team__slug="success")
+    client.force_login(_ops_of(org, "sales"))
+
+    handoffs = client.get("/admin/handoffs/handoff/").content.decode()
+    teams = client.get("/admin/portal/team/").content.decode()
+
+    assert f"/admin/handoffs/handoff/{sales.pk}/change/" in handoffs
+    assert f"/admin/handoffs/handoff/{success.pk}/change/" not in handoffs
+    assert client.get(f"/admin/handoffs/handoff/{success.pk}/change/").status_code in (302, 404)
+    assert "c-success" not in client.get("/admin/journeys/contact/").content.decode()
+    assert f"/admin/portal/team/{org.teams['sales'].pk}/change/" in teams
+    assert f"/admin/portal/team/{org.teams['success'].pk}/change/" not in teams

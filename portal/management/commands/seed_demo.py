@@ -36,7 +36,7 @@ PEOPLE = [
     ("olive", "Olive", "Ortiz", dict.fromkeys(ALL, Role.OPS), True, "Ops: rules in admin"),
 ]
 OPS_PERMISSIONS = [
-    ("auth", "user", ["view", "add", "change"]),
+    ("auth", "user", ["view"]),  # people and their flags are a superuser's job
     ("portal", "team", ["view", "add", "change"]),
     ("portal", "membership", ["view", "add", "change", "delete"]),
     ("portal", "apikey", ["view"]),
