@@ -3,12 +3,15 @@ clients for integrations and people, and a helper to send signals the way integr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.test import APIClient
 
 from handoffs.choices import Priority, Trigger
@@ -146,3 +149,24 @@ def send_signal(integration: APIClient) -> Callable[..., Any]:
         return integration.post("/api/v1/signals/", signal_body(**kwargs), format="json")
 
     return send
+
+
+def key_client(raw_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Start every call at the same moment, each on its own thread and DB connection."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        try:
+            barrier.wait()
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))

@@ -45,8 +45,14 @@ def outbox_claim(*, entry_id: int, lease_seconds: int = 120) -> OutboxEntry | No
     return OutboxEntry.objects.select_related("message__conversation").get(id=entry_id)
 
 
+# The lease doubles as the holder's token: a worker whose lease expired (and was taken over by
+# the sweep) can no longer record a result over the new holder's.
+
+
 def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: str) -> None:
-    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
+    OutboxEntry.objects.filter(
+        id=entry.pk, status=OutboxStatus.SENDING, lease_until=entry.lease_until
+    ).update(
         status=OutboxStatus.SENT,
         sent_at=timezone.now(),
         attempts=entry.attempts + 1,
@@ -62,7 +68,9 @@ def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> 
     """Back off exponentially (30 s, 60 s, 2 min, …); give up after `max_attempts`."""
     attempts = entry.attempts + 1
     final = attempts >= max_attempts
-    OutboxEntry.objects.filter(id=entry.pk, status=OutboxStatus.SENDING).update(
+    OutboxEntry.objects.filter(
+        id=entry.pk, status=OutboxStatus.SENDING, lease_until=entry.lease_until
+    ).update(
         status=OutboxStatus.FAILED if final else OutboxStatus.QUEUED,
         attempts=attempts,
         lease_until=None,

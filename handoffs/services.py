@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from handoffs.choices import (
@@ -30,7 +31,7 @@ from journeys.services import (
 from portal.choices import EventType
 from portal.errors import Conflict, InvalidInput
 from portal.models import Team
-from portal.realtime import NewEvent, events_append
+from portal.realtime import NewEvent, events_append, lock_event_seq
 
 MAX_REPLY_CHARS = 5000
 MAX_EVIDENCE_ITEMS = 200
@@ -54,6 +55,7 @@ def _fresh(handoff_id: int) -> Handoff:
 
 
 def _locked(handoff_id: int) -> Handoff:
+    lock_event_seq()  # lock order: the event log before any handoff row (portal/realtime.py)
     # of=("self",): the nullable assignee join cannot be locked on PostgreSQL.
     return (
         Handoff.objects.select_for_update(of=("self",))
@@ -79,6 +81,7 @@ def handoff_raise(*, request: RaiseRequest) -> tuple[Handoff, bool]:
 
     Race prevented: two signals for one contact arriving together. The partial unique index
     `handoff_one_active_per_contact_trigger` lets exactly one insert win; the other attaches."""
+    lock_event_seq()
     for _ in range(3):
         existing = (
             Handoff.objects.select_for_update(of=("self",))
@@ -137,6 +140,7 @@ def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
 
     Race prevented: two reps clicking Claim together. The compare-and-swap UPDATE only matches
     an unassigned open row, so the database picks one winner."""
+    lock_event_seq()
     won = Handoff.objects.filter(id=handoff_id, assignee=None, status=HandoffStatus.OPEN).update(
         assignee=user,
         status=HandoffStatus.CLAIMED,
@@ -156,11 +160,12 @@ def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
 
 
 @transaction.atomic
-def handoff_release(*, handoff_id: int, user: Any) -> Handoff:
-    """Put a claimed handoff back in the team pool (the caller checked owner or manager)."""
+def handoff_release(*, handoff_id: int, user: Any, may_override: bool = False) -> Handoff:
+    """Put a claimed handoff back in the team pool: its owner, or a lead (`may_override`)."""
     handoff = _locked(handoff_id)
     if handoff.status == HandoffStatus.RESOLVED or handoff.assignee_id is None:
         raise Conflict("Only a claimed handoff can be released")
+    _owner_or_override(handoff, user, may_override)
     previous = handoff.assignee
     handoff.assignee = None
     handoff.status = HandoffStatus.OPEN
@@ -276,15 +281,27 @@ def handoff_reply(*, handoff_id: int, user: Any, body: str) -> Message:
     return message
 
 
+def _owner_or_override(handoff: Handoff, user: Any, may_override: bool) -> None:
+    """Checked under the row lock: a claim that landed after the caller looked still counts."""
+    if handoff.assignee_id not in (None, user.pk) and not may_override:
+        raise Conflict(_blocked_by(handoff))
+
+
 @transaction.atomic
 def handoff_resolve(
-    *, handoff_id: int, user: Any, resolution: str, resume_automation: bool
+    *,
+    handoff_id: int,
+    user: Any,
+    resolution: str,
+    resume_automation: bool,
+    may_override: bool = False,
 ) -> Handoff:
     """Close the handoff; with `resume_automation` the contact's paused journeys carry on, unless
     another handoff still holds the contact."""
     handoff = _locked(handoff_id)
     if handoff.status == HandoffStatus.RESOLVED:
         raise Conflict("This handoff is already resolved")
+    _owner_or_override(handoff, user, may_override)
     now = timezone.now()
     handoff.status = HandoffStatus.RESOLVED
     handoff.resolution = (resolution or "").strip()[:2000]
@@ -372,6 +389,7 @@ def message_receive(*, message: InboundMessage) -> Received:
         external_id=message.contact["external_id"], fields=message.contact, account=account
     )
     Contact.objects.filter(pk=contact.pk).update(last_inbound_channel=message.channel)
+    lock_event_seq()  # after the people rows, before any handoff row (portal/realtime.py)
     conversation = conversation_for(contact)
     Conversation.objects.filter(pk=conversation.pk).update(channel=message.channel)
     handoff = _handoff_for_reply(contact)
@@ -386,8 +404,8 @@ def message_receive(*, message: InboundMessage) -> Received:
                 external_id=message.external_id,
             )
     except IntegrityError:  # the same message delivered concurrently: the first one won
-        transaction.set_rollback(True)
         existing = Message.objects.get(channel=message.channel, external_id=message.external_id)
+        transaction.set_rollback(True)  # a duplicate changes nothing (not even the contact)
         return Received(id=existing.pk, duplicate=True)
     if handoff is not None:
         _wake_for_reply(handoff, stored)
@@ -396,10 +414,15 @@ def message_receive(*, message: InboundMessage) -> Received:
 
 def _handoff_for_reply(contact: Contact) -> Handoff | None:
     """The active handoff the reply belongs to, else one resolved within its reopen window."""
+    # A reply most likely answers whoever wrote last: prefer a handoff waiting on the contact,
+    # then the most recently active one.
     active = (
         Handoff.objects.select_for_update(of=("self",))
         .filter(contact=contact, status__in=ACTIVE_STATUSES)
-        .order_by("-created_at")
+        .order_by(
+            Case(When(status=HandoffStatus.WAITING_ON_CONTACT, then=0), default=1),
+            "-updated_at",
+        )
         .first()
     )
     if active is not None:

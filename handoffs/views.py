@@ -21,7 +21,7 @@ from handoffs.selectors import (
     inbox_row,
 )
 from handoffs.ui import handoff_page_context, row_context
-from portal.errors import Conflict, DomainError, security_log
+from portal.errors import DomainError, security_log
 from portal.selectors import teams_visible_to, user_can_manage, user_can_work
 
 PAGE_SIZE = 25
@@ -109,33 +109,26 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
     if handoff is None:
         return _respond(request, handoff_id, notice="Your role cannot work this team's handoffs.")
     user = request.user
+    # Ownership is checked by the services under the row lock; leads may act on others' work.
+    may_override = user_can_manage(user=user, team_id=handoff.team_id)
     try:
         if action == "claim":
             services.handoff_claim(handoff_id=handoff_id, user=user)
         elif action == "release":
-            if handoff.assignee_id != user.pk and not user_can_manage(
-                user=user, team_id=handoff.team_id
-            ):
-                return _respond(request, handoff_id, notice="Only the owner or a lead may release.")
-            services.handoff_release(handoff_id=handoff_id, user=user)
+            services.handoff_release(handoff_id=handoff_id, user=user, may_override=may_override)
         elif action == "reply":
             services.handoff_reply(
                 handoff_id=handoff_id, user=user, body=request.POST.get("body", "")
             )
         elif action == "resolve":
-            if handoff.assignee_id not in (None, user.pk) and not user_can_manage(
-                user=user, team_id=handoff.team_id
-            ):
-                return _respond(request, handoff_id, notice="Only the owner or a lead may resolve.")
             services.handoff_resolve(
                 handoff_id=handoff_id,
                 user=user,
                 resolution=request.POST.get("resolution", ""),
                 resume_automation=request.POST.get("resume_automation") == "on",
+                may_override=may_override,
             )
-    except Conflict as exc:
-        return _respond(request, handoff_id, notice=exc.detail)
-    except DomainError as exc:
+    except DomainError as exc:  # Conflict included: the notice says who holds it
         return _respond(request, handoff_id, notice=exc.detail)
     return _respond(request, handoff_id)
 

@@ -35,6 +35,16 @@ class NewEvent:
     payload: dict[str, Any]
 
 
+def lock_event_seq() -> None:
+    """Take the transaction-scoped lock that orders the event log (re-entrant, released at
+    commit). Services take it BEFORE locking any handoff row, so every writer acquires locks in
+    one order — people rows, then this, then handoff and enrollment rows — and two writers can
+    never wait on each other in a cycle."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_SEQ_LOCK])
+
+
 def events_append(events: Iterable[NewEvent]) -> list[Event]:
     """Write events to the log and poke each team's group after commit.
 
@@ -48,9 +58,7 @@ def events_append(events: Iterable[NewEvent]) -> list[Event]:
     ]
     if not rows:
         return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_SEQ_LOCK])
+    lock_event_seq()
     created = Event.objects.bulk_create(rows)
     latest: dict[int, int] = {}
     for row in created:

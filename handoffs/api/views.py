@@ -109,11 +109,12 @@ class HandoffReleaseView(APIView):
     @extend_schema(request=None, responses={200: HandoffSerializer, **CONFLICT})
     def post(self, request: Request, handoff_id: int) -> Response:
         user, handoff = _workable(request, handoff_id)
-        if handoff.assignee_id != user.pk and not user_can_manage(
-            user=user, team_id=handoff.team_id
-        ):
+        may_override = user_can_manage(user=user, team_id=handoff.team_id)
+        if handoff.assignee_id != user.pk and not may_override:
             raise Forbidden("Only the owner or a team lead may release this handoff.")
-        handoff = services.handoff_release(handoff_id=handoff_id, user=user)
+        handoff = services.handoff_release(
+            handoff_id=handoff_id, user=user, may_override=may_override
+        )
         return Response(HandoffSerializer(handoff).data)
 
 
@@ -154,9 +155,8 @@ class HandoffResolveView(APIView):
     @extend_schema(request=ResolveInSerializer, responses={200: HandoffSerializer, **CONFLICT})
     def post(self, request: Request, handoff_id: int) -> Response:
         user, handoff = _workable(request, handoff_id)
-        if handoff.assignee_id not in (None, user.pk) and not user_can_manage(
-            user=user, team_id=handoff.team_id
-        ):
+        may_override = user_can_manage(user=user, team_id=handoff.team_id)
+        if handoff.assignee_id not in (None, user.pk) and not may_override:
             raise Forbidden("Only the owner or a team lead may resolve this handoff.")
         data = ResolveInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,5 +165,6 @@ class HandoffResolveView(APIView):
             user=user,
             resolution=data.validated_data.get("resolution", ""),
             resume_automation=data.validated_data["resume_automation"],
+            may_override=may_override,
         )
         return Response(HandoffSerializer(handoff).data)

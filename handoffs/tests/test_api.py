@@ -13,10 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from conftest import key_client, run_concurrently
 from handoffs.models import Handoff, HandoffEvent, Message, OutboxEntry
 from journeys.models import Contact, Enrollment
-from journeys.tests.test_api import key_client
-from journeys.tests.test_ingestion import run_concurrently
 from portal.choices import Role
 from portal.models import Event
 from portal.services import membership_set

@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import signal_body
+from conftest import key_client, signal_body
 from handoffs.models import Handoff
 from journeys.models import Account, Contact, Signal
 from portal.models import ApiKey
@@ -22,12 +22,6 @@ KEY_REUSED = "This idempotency key was already used with a different body."
 
 def post(client: APIClient, body: Any, url: str = SIGNALS, **headers: Any) -> Any:
     return client.post(url, body, format="json", headers=headers)
-
-
-def key_client(raw_key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    return client
 
 
 def stored() -> tuple[int, int, int]:

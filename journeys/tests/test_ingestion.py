@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 
-from conftest import signal_body
+from conftest import key_client, run_concurrently, signal_body
 from handoffs.models import Handoff, HandoffEvent
 from handoffs.services import handoff_resolve
 from journeys.models import Enrollment, EnrollmentEvent, Signal
-from journeys.tests.test_api import key_client
 
 SIGNALS = "/api/v1/signals/"
-
-
-def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def enrollment() -> Enrollment:
