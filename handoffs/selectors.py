@@ -68,9 +68,12 @@ def parse_filters(params: Any) -> HandoffFilters:
     contact_id = None
     if params.get("contact"):
         try:
-            contact_id = int(params["contact"])
+            contact_id = int(params["contact"][:20])
         except ValueError:
             errors["contact"] = ["Expected a contact id (integer)."]
+        else:
+            if not 0 < contact_id < 2**63:
+                errors["contact"] = ["Expected a contact id (a positive integer)."]
     breached = None
     if params.get("breached"):
         if params["breached"].lower() not in {"true", "false"}:

@@ -58,6 +58,21 @@ def json_depth(value: Any, limit: int) -> int:
     return depth
 
 
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class BoundedJSONObject(serializers.JSONField):
     """A JSON object with a size and depth limit (properties from the outside world)."""
 
@@ -71,6 +86,18 @@ class BoundedJSONObject(serializers.JSONField):
             raise serializers.ValidationError("Expected a JSON object.")
         if json_depth(data, self.max_depth) > self.max_depth:
             raise serializers.ValidationError(f"Nested deeper than {self.max_depth} levels.")
-        if len(json.dumps(data, ensure_ascii=False)) > self.max_bytes:
+        try:
+            # What PostgreSQL's jsonb cannot hold must be refused here, not at insert time:
+            # NaN/Infinity, NUL characters and lone surrogates.
+            encoded = json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+        except ValueError:
+            raise serializers.ValidationError("NaN and Infinity are not JSON numbers.") from None
+        except UnicodeEncodeError:
+            raise serializers.ValidationError(
+                "Contains invalid Unicode (a lone surrogate)."
+            ) from None
+        if _has_nul(data):
+            raise serializers.ValidationError("Contains a NUL character.")
+        if len(encoded) > self.max_bytes:
             raise serializers.ValidationError(f"Larger than {self.max_bytes} bytes.")
         return data

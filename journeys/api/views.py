@@ -4,7 +4,6 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +24,7 @@ from journeys.selectors import (
     timeline_count,
 )
 from portal.api_access import require_integration
+from portal.api_pagination import Pagination
 from portal.errors import InvalidInput, flatten_errors
 
 MAX_BATCH = 1000
@@ -141,8 +141,7 @@ class ContactListView(APIView):
             qs = qs.filter(external_id=request.query_params["external_id"])
         if request.query_params.get("email"):
             qs = qs.filter(email__iexact=request.query_params["email"])
-        paginator = PageNumberPagination()
-        paginator.page_size = 50
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ContactSerializer(page, many=True).data)
 
@@ -154,9 +153,7 @@ class ContactDetailView(APIView):
         return Response(ContactSerializer(contact).data)
 
 
-class TimelinePagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
+class TimelinePagination(Pagination):
     max_page_size = 200
 
 
