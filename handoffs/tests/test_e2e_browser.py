@@ -316,3 +316,29 @@ def test_the_inbox_tab_counts_follow_live_rows(
     tabs = riley.page.locator("nav.tabs[aria-label=Filter]")
     expect(tabs.get_by_role("link", name="All open")).to_contain_text("1", timeout=5_000)
     expect(tabs.get_by_role("link", name="Unassigned")).to_contain_text("1", timeout=5_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_can_work_the_inbox_from_the_keyboard(
+    server: e2e.LiveServer, reps: dict[str, Rep], org: Org, api_key: str
+) -> None:
+    from playwright.sync_api import expect
+
+    riley = reps["riley"]
+    riley.log_in()
+    riley.wait_live()
+    send_signal(server, api_key, budget=50000, key="form-8841")
+    row = riley.row("Ada Lovelace")
+    row.wait_for(timeout=LIVE_MS)
+    handoff = Handoff.objects.get(contact__external_id="c-1001")
+    page = riley.page
+
+    page.keyboard.press("j")
+    expect(row).to_be_focused()
+    page.keyboard.press("c")  # claim the focused row
+    expect(row).to_contain_text("Claimed by you", timeout=LIVE_MS)
+    expect(row).to_be_focused()  # the live update did not lose the rep's place
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(f"**/handoffs/{handoff.pk}/", timeout=LIVE_MS)
+    assert Handoff.objects.get(pk=handoff.pk).assignee_id == org.users["riley"].pk

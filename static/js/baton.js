@@ -67,6 +67,13 @@
     };
   }
 
+  // A live update replaces the row a rep is on; keep their place in the list.
+  let lastRowId = null;
+  document.addEventListener("focusin", function (event) {
+    const row = event.target.closest && event.target.closest("#inbox-rows .row");
+    if (row) lastRowId = row.id;
+  });
+
   function tidyAfterPush() {
     // A row pushed twice (a reconnect racing a push) is kept once: the newest copy, on top.
     const seen = new Set();
@@ -78,6 +85,10 @@
       const row = document.getElementById("handoff-row-" + toast.dataset.handoff);
       if (row && !row.querySelector("[data-claim]")) toast.remove();
     });
+    if (lastRowId && (document.activeElement === document.body || !document.activeElement)) {
+      const again = document.getElementById(lastRowId);
+      if (again) again.focus({ preventScroll: true });
+    }
     markOverdue();
   }
 
