@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from handoffs.choices import OutboxStatus
-from handoffs.models import Message, OutboxEntry
+from handoffs.choices import ACTIVE_STATUSES, OutboxStatus
+from handoffs.models import Handoff, Message, OutboxEntry
 from portal.realtime import poke_on_commit
 
 
@@ -43,6 +43,29 @@ def outbox_claim(*, entry_id: int, lease_seconds: int = 120) -> OutboxEntry | No
     if won != 1:
         return None
     return OutboxEntry.objects.select_related("message__conversation").get(id=entry_id)
+
+
+def outbox_held_for_human(*, entry: OutboxEntry) -> bool:
+    """Checked at send time, not only when composed: an automated message does not go out while
+    a person holds the contact — unless it is part of that very handover (the booking link sent
+    as a qualification handoff is raised is linked to it)."""
+    message = entry.message
+    if not message.automated:
+        return False
+    return (
+        Handoff.objects.filter(
+            contact_id=message.conversation.contact_id, status__in=ACTIVE_STATUSES
+        )
+        .exclude(pk=message.handoff_id)
+        .exists()
+    )
+
+
+def outbox_mark_cancelled(*, entry: OutboxEntry) -> None:
+    OutboxEntry.objects.filter(
+        id=entry.pk, status=OutboxStatus.SENDING, lease_until=entry.lease_until
+    ).update(status=OutboxStatus.CANCELLED, lease_until=None, last_error="a person took over")
+    _poke_conversation(entry)
 
 
 # The lease doubles as the holder's token: a worker whose lease expired (and was taken over by

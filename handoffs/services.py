@@ -48,6 +48,7 @@ class RaiseRequest:
     rule: HandoffRule | None = None
     signal: Signal | None = None
     offered_to_role: str = ""
+    first_response_minutes: int | None = None  # a human step's own SLA beats the team default
 
 
 def _fresh(handoff_id: int) -> Handoff:
@@ -106,7 +107,10 @@ def handoff_raise(*, request: RaiseRequest) -> tuple[Handoff, bool]:
                     signal=request.signal,
                     created_at=now,
                     first_response_due_at=now
-                    + timedelta(minutes=request.team.first_response_minutes),
+                    + timedelta(
+                        minutes=request.first_response_minutes
+                        or request.team.first_response_minutes
+                    ),
                 )
         except IntegrityError:
             continue  # lost the race: the winner's row is committed now; attach to it
@@ -409,6 +413,9 @@ def message_receive(*, message: InboundMessage) -> Received:
         return Received(id=existing.pk, duplicate=True)
     if handoff is not None:
         _wake_for_reply(handoff, stored)
+    from journeys.tasks import enrollments_hear_reply  # journeys import this module
+
+    transaction.on_commit(lambda: enrollments_hear_reply.delay(stored.pk), robust=True)
     return Received(id=stored.pk, duplicate=False)
 
 

@@ -13,7 +13,13 @@ from django.utils import timezone
 from handoffs.channels import DeliveryError, backend_for
 from handoffs.choices import OutboxStatus
 from handoffs.models import OutboxEntry
-from handoffs.outbox import outbox_claim, outbox_mark_failed, outbox_mark_sent
+from handoffs.outbox import (
+    outbox_claim,
+    outbox_held_for_human,
+    outbox_mark_cancelled,
+    outbox_mark_failed,
+    outbox_mark_sent,
+)
 
 log = logging.getLogger("baton.outbox")
 
@@ -24,6 +30,9 @@ def outbox_deliver(entry_id: int) -> str:
     entry = outbox_claim(entry_id=entry_id)
     if entry is None:
         return "skipped"
+    if outbox_held_for_human(entry=entry):
+        outbox_mark_cancelled(entry=entry)
+        return "cancelled"
     try:
         backend = backend_for(entry.channel)
         provider_id = backend.send(entry)  # slow I/O: outside any transaction

@@ -17,3 +17,20 @@ class EnrollmentStatus(models.TextChoices):
 
 
 LIVE_ENROLLMENT_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED_FOR_HUMAN)
+
+
+class StepKind(models.TextChoices):
+    SEND_MESSAGE = "send_message", "Send a message"
+    WAIT = "wait", "Wait"
+    BRANCH = "branch", "Branch"
+    ASK = "ask", "Ask a question"
+    HANDOFF = "handoff", "Hand off to a person"
+    UPDATE_FIELDS = "update_fields", "Update fields"
+    ADVANCE_STAGE = "advance_stage", "Advance to a stage"
+    END = "end", "End"
+
+
+class StepMode(models.TextChoices):
+    AUTOMATION = "automation", "Automation"
+    HUMAN = "human", "Human"
+    HYBRID = "hybrid", "Hybrid"

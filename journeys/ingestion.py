@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from handoffs.services import RaiseRequest, handoff_raise
 from journeys import rules
+from journeys.engine import enrollments_begin, latest_versions
 from journeys.models import Account, Contact, HandoffRule, Journey, Signal
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
@@ -237,14 +238,20 @@ def _evaluate(items: list[_Item]) -> None:
     )
     if not journeys and not active_rules:
         return
-    enrollments_start_many(
+    started = enrollments_start_many(
         pairs=[
             (item.contact, journey)
             for item in items
             for journey in journeys
             if journey.enroll_on_signal_type == item.data["type"]
-        ]
+        ],
+        versions=latest_versions(journeys) if journeys else {},
     )
+    if started:
+        enrollments_begin(
+            enrollments=started,
+            properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
+        )
     for item in items:
         signal = item.signal
         assert signal is not None and item.contact is not None

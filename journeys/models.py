@@ -5,7 +5,13 @@ from django.db import models
 from django.db.models import Q
 
 from handoffs.choices import Priority, Trigger
-from journeys.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus, LoopStage
+from journeys.choices import (
+    LIVE_ENROLLMENT_STATUSES,
+    EnrollmentStatus,
+    LoopStage,
+    StepKind,
+    StepMode,
+)
 from portal.choices import Role
 
 
@@ -148,6 +154,54 @@ class Stage(models.Model):
         return f"{self.journey}: {self.name} ({self.get_loop_stage_display()})"
 
 
+class Step(models.Model):
+    """One step of a journey as ops edit it. Publishing turns the journey's stages and steps into
+    an immutable JourneyVersion definition (docs/journeys.md), which enrollments run."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="steps")
+    key = models.SlugField(max_length=50, help_text="Other steps refer to this step by its key.")
+    order = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    mode = models.CharField(max_length=12, choices=StepMode.choices, default=StepMode.AUTOMATION)
+    team = models.ForeignKey(
+        "portal.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    config = models.JSONField(
+        default=dict, blank=True, help_text="What the step does; see docs/journeys.md."
+    )
+
+    class Meta:
+        ordering = ["journey", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "key"], name="step_key_unique_per_journey")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_kind_display()})"
+
+
+class JourneyVersion(models.Model):
+    """A published, immutable definition. Enrollments keep the version they started with."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["journey", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "number"], name="journey_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey} v{self.number}"
+
+
 class Enrollment(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
     journey = models.ForeignKey(Journey, on_delete=models.PROTECT, related_name="enrollments")
@@ -157,10 +211,23 @@ class Enrollment(models.Model):
     )
     stage_entered_at = models.DateTimeField()
     paused_at = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(
+        JourneyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.JSONField(default=dict, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    waiting_for = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status=EnrollmentStatus.ACTIVE, due_at__isnull=False),
+                name="enrollment_active_due",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contact", "journey"],

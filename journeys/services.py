@@ -44,13 +44,15 @@ def _upsert(model: type[Any], external_id: str, values: dict[str, Any]) -> Any:
     return row
 
 
-def enrollments_start_many(*, pairs: list[tuple[Contact, Journey]]) -> int:
+def enrollments_start_many(
+    *, pairs: list[tuple[Contact, Journey]], versions: dict[int, Any] | None = None
+) -> list[Enrollment]:
     """Enroll each (contact, journey) not already live in it: one read, one insert, one audit
     insert for a whole batch. A concurrent enrollment trips the partial unique index and the
     caller's transaction retries (journeys/ingestion.py)."""
     wanted = {(c.pk, j.pk): (c, j) for c, j in pairs}
     if not wanted:
-        return 0
+        return []
     live = set(
         Enrollment.objects.filter(
             contact_id__in={c for c, _ in wanted},
@@ -65,7 +67,11 @@ def enrollments_start_many(*, pairs: list[tuple[Contact, Journey]]) -> int:
             first_stage = journey.first_stage
             fresh.append(
                 Enrollment(
-                    contact=contact, journey=journey, stage=first_stage, stage_entered_at=now
+                    contact=contact,
+                    journey=journey,
+                    stage=first_stage,
+                    stage_entered_at=now,
+                    version=(versions or {}).get(journey.pk),
                 )
             )
     Enrollment.objects.bulk_create(fresh)
@@ -77,7 +83,7 @@ def enrollments_start_many(*, pairs: list[tuple[Contact, Journey]]) -> int:
         )
         for e in fresh
     )
-    return len(fresh)
+    return fresh
 
 
 def enrollments_pause_for_contact(*, contact_id: int, reason: str) -> int:
@@ -93,6 +99,17 @@ def enrollments_pause_for_contact(*, contact_id: int, reason: str) -> int:
 
 
 def enrollments_resume_for_contact(*, contact_id: int, actor: Any, reason: str) -> int:
+    """Automation carries on: paused enrollments become active and, after commit, their
+    journeys continue where they paused (journeys/tasks.py)."""
+    paused = list(
+        Enrollment.objects.filter(
+            contact_id=contact_id, status=EnrollmentStatus.PAUSED_FOR_HUMAN, version__isnull=False
+        ).values_list("id", flat=True)
+    )
+    if paused:
+        from journeys.tasks import enrollments_resume  # tasks import the engine, which imports us
+
+        transaction.on_commit(lambda: enrollments_resume.delay(paused), robust=True)
     return _transition(
         contact_id=contact_id,
         source=EnrollmentStatus.PAUSED_FOR_HUMAN,

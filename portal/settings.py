@@ -216,6 +216,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 2}
 SWEEP_INTERVAL_SECONDS = env_int("BATON_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "handoffs.tasks.outbox_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    "enrollments-sweep": {
+        "task": "journeys.tasks.enrollments_sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
     "event-log-prune": {"task": "portal.tasks.event_log_prune", "schedule": 3600.0},
 }
 # The in-process timer (embedded mode) runs CELERY_BEAT_SCHEDULE itself: portal/embedded.py.

@@ -1,0 +1,294 @@
+"""Journeys that run: publish a definition, start enrollments, move them on events, and apply
+what the runner decided — in one transaction with the enrollment row locked, so an event or a
+due time is acted on exactly once (docs/journeys.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from handoffs.models import Message
+from handoffs.outbox import outbox_enqueue
+from handoffs.services import (
+    RaiseRequest,
+    conversation_for,
+    handoff_raise,
+    reply_route,
+)
+from journeys import design, runner
+from journeys.choices import EnrollmentStatus
+from journeys.models import Contact, Enrollment, EnrollmentEvent, Journey, JourneyVersion, Stage
+from portal.errors import DomainError, InvalidInput
+from portal.models import Team
+
+log = logging.getLogger("baton.journeys")
+
+# The engine's own keys, kept beside the runner's state.
+OWN_STATE_KEYS = ("properties", "heard")
+
+
+def stage_key(stage: Stage) -> str:
+    return slugify(stage.name)[:50] or f"stage-{stage.pk}"
+
+
+def journey_definition(journey: Journey) -> dict[str, Any]:
+    """The stages and steps ops edit, as the definition document the runner reads."""
+    stages = list(journey.stages.order_by("order", "id"))
+    steps = list(journey.steps.select_related("stage", "team").order_by("order", "id"))
+    return {
+        "name": journey.name,
+        "stages": [
+            {"key": stage_key(s), "name": s.name, "loop_stage": s.loop_stage} for s in stages
+        ],
+        "steps": [
+            {
+                "key": step.key,
+                "stage": stage_key(step.stage),
+                "kind": step.kind,
+                "mode": step.mode,
+                "team": step.team.slug if step.team else None,
+                "config": step.config,
+            }
+            for step in steps
+        ],
+    }
+
+
+@transaction.atomic
+def journey_publish(*, journey: Journey, user: Any = None) -> JourneyVersion:
+    """Validate the journey as it stands and make it the version new enrollments run. A journey
+    that cannot run is refused with every reason, each saying where."""
+    definition = journey_definition(journey)
+    teams = set(Team.objects.values_list("slug", flat=True))
+    errors = design.definition_errors(definition, teams=teams)
+    if errors:
+        raise InvalidInput(f"{journey.name} cannot run yet", {"definition": errors})
+    Journey.objects.select_for_update().filter(pk=journey.pk).first()  # one publisher at a time
+    number = (journey.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+    return JourneyVersion.objects.create(
+        journey=journey, number=number, definition=definition, published_by=user
+    )
+
+
+def latest_versions(journeys: list[Journey]) -> dict[int, JourneyVersion]:
+    latest: dict[int, JourneyVersion] = {}
+    for version in JourneyVersion.objects.filter(journey__in=journeys).order_by("number"):
+        latest[version.journey_id] = version
+    return latest
+
+
+def enrollments_begin(*, enrollments: list[Enrollment], properties: dict[int, Any]) -> None:
+    """Run new enrollments up to their first waiting step. `properties` maps a contact id to the
+    enrolling signal's properties (templates may use them)."""
+    for enrollment in enrollments:
+        if enrollment.version_id is None:
+            continue
+        state = {"properties": properties.get(enrollment.contact_id, {})}
+        Enrollment.objects.filter(pk=enrollment.pk).update(state=state)
+        enrollment_advance(enrollment_id=enrollment.pk, event={"kind": "start"})
+
+
+@transaction.atomic
+def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollment | None:
+    """Move one enrollment on by one event. The row lock makes concurrent callers (two sweepers,
+    a reply racing the due time) take turns, and each re-checks the event still applies."""
+    enrollment = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("version", "contact__account", "journey")
+        .filter(pk=enrollment_id)
+        .first()
+    )
+    if enrollment is None or enrollment.version is None:
+        return None
+    if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED_FOR_HUMAN):
+        return enrollment
+    now = timezone.now()
+    if event["kind"] == "due" and (enrollment.due_at is None or enrollment.due_at > now):
+        return enrollment  # another sweeper already acted on this due time
+    if event["kind"] == "reply" and event.get("message_id", 0) <= enrollment.state.get("heard", 0):
+        return enrollment  # this reply was already heard
+    previous = None if event["kind"] == "start" else enrollment.state
+    outcome = runner.advance(
+        enrollment.version.definition, previous, event, now, _context(enrollment)
+    )
+    _apply(enrollment, outcome)
+    own = {key: enrollment.state[key] for key in OWN_STATE_KEYS if key in enrollment.state}
+    if event["kind"] == "reply":
+        own["heard"] = event.get("message_id", 0)
+    enrollment.state = {**outcome.state, **own}
+    enrollment.status = outcome.status
+    enrollment.due_at = outcome.due_at
+    enrollment.waiting_for = outcome.waiting_for or ""
+    if outcome.status != EnrollmentStatus.PAUSED_FOR_HUMAN:
+        enrollment.paused_at = None
+    enrollment.save(
+        update_fields=[
+            "state",
+            "status",
+            "due_at",
+            "waiting_for",
+            "paused_at",
+            "stage",
+            "stage_entered_at",
+            "updated_at",
+        ]
+    )
+    if outcome.status in (EnrollmentStatus.COMPLETED, EnrollmentStatus.DROPPED):
+        EnrollmentEvent.objects.create(
+            enrollment=enrollment, kind=outcome.status, detail=f"Journey {outcome.status}"
+        )
+    return enrollment
+
+
+def _context(enrollment: Enrollment) -> dict[str, Any]:
+    contact = enrollment.contact
+    account = contact.account
+    return {
+        "contact": {
+            "external_id": contact.external_id,
+            "name": contact.name,
+            "first_name": (contact.name.split() or [""])[0],
+            "email": contact.email,
+            "phone": contact.phone,
+            "timezone": contact.timezone,
+        },
+        "account": {"external_id": account.external_id, "name": account.name} if account else {},
+        "properties": enrollment.state.get("properties", {}),
+        "journey": {"name": enrollment.journey.name},
+    }
+
+
+def _apply(enrollment: Enrollment, outcome: runner.Outcome) -> None:
+    sent: list[Message] = []
+    for action in outcome.actions:
+        data = action.data
+        if action.kind == "send":
+            message = _send(enrollment, data)
+            if message is None:
+                return  # the fail-safe handoff took over
+            sent.append(message)
+        elif action.kind == "raise_handoff":
+            handoff = _raise(enrollment, data)
+            # What automation sent as it handed over is part of the handover, not to be held
+            # back by the send-time check (handoffs/outbox.py).
+            Message.objects.filter(pk__in=[m.pk for m in sent]).update(handoff=handoff)
+        elif action.kind == "set_fields":
+            _set_fields(enrollment.contact, data)
+        elif action.kind == "set_stage":
+            stage = next(
+                (s for s in enrollment.journey.stages.all() if stage_key(s) == data["stage"]), None
+            )
+            if stage is not None:
+                enrollment.stage = stage
+                enrollment.stage_entered_at = timezone.now()
+                EnrollmentEvent.objects.create(
+                    enrollment=enrollment, kind="stage", detail=f"Entered {stage.name}"
+                )
+        elif action.kind == "log":
+            EnrollmentEvent.objects.create(
+                enrollment=enrollment, kind="step", detail=str(data.get("summary", ""))[:300]
+            )
+
+
+def _send(enrollment: Enrollment, data: dict[str, Any]) -> Message | None:
+    contact = Contact.objects.get(pk=enrollment.contact_id)
+    try:
+        channel, address = _route(contact, data.get("channel", "auto"))
+    except DomainError as exc:
+        _fail_safe(enrollment, f"could not send step {data.get('step')}: {exc.detail}")
+        return None
+    message = Message.objects.create(
+        conversation=conversation_for(contact),
+        direction="out",
+        channel=channel,
+        body=data["body"],
+        automated=True,
+    )
+    outbox_enqueue(message=message, to_address=address)
+    return message
+
+
+def _route(contact: Contact, channel: str) -> tuple[str, str]:
+    if channel == "auto":
+        return reply_route(contact)
+    address = (
+        contact.email
+        if channel == "email"
+        else (contact.external_id if channel == "chat" else contact.phone)
+    )
+    if not address or channel in (contact.opted_out_channels or []):
+        raise InvalidInput(f"{contact.display_name} cannot be reached by {channel}")
+    return channel, address
+
+
+def _raise(enrollment: Enrollment, data: dict[str, Any]) -> Any:
+    team = Team.objects.filter(slug=data.get("team") or "").first()
+    if team is None:
+        team = Team.objects.order_by("id").first()
+    handoff, _ = handoff_raise(
+        request=RaiseRequest(
+            contact=enrollment.contact,
+            team=team,
+            trigger=data.get("trigger") or "stage",
+            priority=data.get("priority") or "normal",
+            reason=str(data.get("reason") or "A journey asks for a person"),
+            evidence={
+                "type": "journey",
+                "journey": enrollment.journey.name,
+                "step": data.get("step"),
+                "answers": enrollment.state.get("answers", {}),
+                "detail": f"{enrollment.journey.name}, step {data.get('step')}",
+            },
+            offered_to_role=data.get("role") or "",
+            first_response_minutes=data.get("sla_minutes"),
+        )
+    )
+    return handoff
+
+
+def _fail_safe(enrollment: Enrollment, why: str) -> None:
+    """A bot step that cannot do its job hands the contact to a person, never to silence."""
+    log.warning("enrollment %s: %s", enrollment.pk, why)
+    _raise(
+        enrollment,
+        {
+            "trigger": "manual",
+            "priority": "high",
+            "reason": f"Automation stopped: {why}",
+            "step": enrollment.state.get("step"),
+        },
+    )
+
+
+def _set_fields(contact: Contact, data: dict[str, Any]) -> None:
+    contact_fields = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("contact.")}
+    if contact_fields:
+        Contact.objects.filter(pk=contact.pk).update(**contact_fields)
+    account_name = data.get("account.name")
+    if account_name and contact.account_id:
+        contact.account.__class__.objects.filter(pk=contact.account_id).update(name=account_name)
+
+
+def enrollments_due_sweep(*, limit: int = 500) -> int:
+    """Act on due enrollments one at a time, each in its own transaction. skip_locked lets two
+    sweepers share the work; the due-time re-check under the lock makes each due time fire once."""
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            due = (
+                Enrollment.objects.select_for_update(skip_locked=True)
+                .filter(status=EnrollmentStatus.ACTIVE, due_at__lte=timezone.now())
+                .order_by("due_at")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if due is None:
+                return done
+            enrollment_advance(enrollment_id=due, event={"kind": "due"})
+        done += 1
+    return done

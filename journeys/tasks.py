@@ -1,0 +1,45 @@
+"""Celery tasks for journeys: ids in, the engine does the work, after the caller's commit."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from handoffs.models import Message
+from journeys.choices import EnrollmentStatus
+from journeys.engine import enrollment_advance, enrollments_due_sweep
+from journeys.models import Enrollment
+
+
+@shared_task(name="journeys.tasks.enrollments_sweep", ignore_result=True)
+def enrollments_sweep() -> int:
+    """Beat (and the embedded timer): act on every enrollment whose due time has passed."""
+    return enrollments_due_sweep()
+
+
+@shared_task(name="journeys.tasks.enrollments_hear_reply", ignore_result=True)
+def enrollments_hear_reply(message_id: int) -> int:
+    """A contact's reply reaches the journeys waiting on one (an answer, or "wait until reply")."""
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        return 0
+    waiting = Enrollment.objects.filter(
+        contact_id=message.conversation.contact_id,
+        status=EnrollmentStatus.ACTIVE,
+        waiting_for="reply",
+    ).values_list("id", flat=True)
+    event = {
+        "kind": "reply",
+        "text": message.body,
+        "channel": message.channel,
+        "message_id": message.pk,
+    }
+    for enrollment_id in list(waiting):
+        enrollment_advance(enrollment_id=enrollment_id, event=event)
+    return len(waiting)
+
+
+@shared_task(name="journeys.tasks.enrollments_resume", ignore_result=True)
+def enrollments_resume(enrollment_ids: list[int]) -> None:
+    """A person resolved the handoff with "resume automation": the journey carries on."""
+    for enrollment_id in enrollment_ids:
+        enrollment_advance(enrollment_id=enrollment_id, event={"kind": "resumed"})
