@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from journeys import rules
+from journeys.engine import journey_publish
 from journeys.models import (
     Account,
     Contact,
@@ -16,9 +17,11 @@ from journeys.models import (
     Journey,
     Signal,
     Stage,
+    Step,
 )
 from journeys.services import handoff_rule_save
 from portal.admin import TeamScopedAdmin
+from portal.errors import InvalidInput
 from portal.roles import EDIT_RULES, VIEW_RULES
 from portal.selectors import teams_with_perm
 
@@ -119,11 +122,44 @@ class StageInline(admin.TabularInline):
     extra = 1
 
 
+class StepInline(admin.StackedInline):
+    model = Step
+    extra = 0
+    fields = [("order", "key", "kind", "mode"), ("stage", "team"), "config"]
+    ordering = ["order", "id"]
+    help_texts = {"config": "See docs/journeys.md for each kind's settings."}
+
+
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "enroll_on_signal_type", "is_active"]
+    """Ops design the journey here; every save publishes it as a new version when it can run,
+    and otherwise says why (enrollments keep running the last good version)."""
+
+    list_display = ["name", "slug", "enroll_on_signal_type", "is_active", "live_version"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [StageInline]
+    inlines = [StageInline, StepInline]
+
+    @admin.display(description="Live version")
+    def live_version(self, obj: Journey) -> str:
+        version = obj.versions.order_by("-number").first()
+        return f"v{version.number}" if version else "not published"
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        journey = form.instance
+        if not journey.steps.exists():
+            return
+        try:
+            version = journey_publish(journey=journey, user=request.user)
+        except InvalidInput as refused:
+            self.message_user(
+                request,
+                "Saved as a draft, NOT published — it cannot run: "
+                + " · ".join(refused.errors["definition"]),
+                level=messages.ERROR,
+            )
+            return
+        self.message_user(request, f"Published as v{version.number}.", level=messages.SUCCESS)
 
 
 @admin.register(Contact)

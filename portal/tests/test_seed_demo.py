@@ -1,5 +1,6 @@
 from io import StringIO
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
@@ -50,3 +51,50 @@ def test_running_it_again_changes_nothing_but_prints_a_fresh_key(db):
     assert _counts() == before
     assert second_key != first_key
     assert ApiKey.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_recruitment_flow_screens_an_applicant_over_the_api():
+    from conftest import key_client
+
+    client = key_client(_seed()[-1])
+    applicant = {"external_id": "app-1", "name": "Jo Bloggs", "phone": "+447700900777"}
+    client.post(
+        "/api/v1/signals/",
+        {"type": "application_submitted", "contact": applicant},
+        format="json",
+    )
+    for n, text in enumerate(["Yes I do", "about 3 years", "one month"]):
+        body = {
+            "contact": {"external_id": "app-1"},
+            "channel": "sms",
+            "body": text,
+            "external_id": f"app-1-{n}",
+        }
+        assert client.post("/api/v1/messages/inbound/", body, format="json").status_code == 202
+
+    handoff = Handoff.objects.get(contact__external_id="app-1")
+    assert (handoff.trigger, handoff.team.slug) == ("qualification", "sales")
+    assert "3 years' experience" in handoff.reason
+    outbound = Message.objects.filter(conversation__contact__external_id="app-1", direction="out")
+    assert outbound.count() == 4  # three questions and the booking link
+    assert "book/interview" in outbound.order_by("-id").first().body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_nurture_nudges_a_silent_lead_after_three_days():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from journeys.engine import enrollments_due_sweep
+
+    _seed()
+    alan = Enrollment.objects.get(contact__external_id="c-demo-alan")
+    assert alan.due_at > timezone.now() + timedelta(days=2, hours=23)
+    Enrollment.objects.filter(pk=alan.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+
+    enrollments_due_sweep()
+
+    bodies = Message.objects.filter(conversation__contact__external_id="c-demo-alan")
+    assert "just checking in" in bodies.order_by("-id").first().body

@@ -13,8 +13,9 @@ from django.db import transaction
 from handoffs.choices import Priority, Trigger
 from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
 from journeys.choices import LoopStage
+from journeys.engine import journey_publish
 from journeys.ingestion import body_hash, signal_ingest_batch
-from journeys.models import Contact, HandoffRule, Journey, Stage
+from journeys.models import Contact, HandoffRule, Journey, Stage, Step
 from portal.choices import Role
 from portal.models import Team
 from portal.services import api_key_create, membership_set
@@ -43,6 +44,8 @@ OPS_PERMISSIONS = [
     ("journeys", "handoffrule", ["view", "add", "change", "delete"]),
     ("journeys", "journey", ["view", "add", "change"]),
     ("journeys", "stage", ["view", "add", "change", "delete"]),
+    ("journeys", "step", ["view", "add", "change", "delete"]),
+    ("journeys", "journeyversion", ["view"]),
     ("journeys", "contact", ["view"]),
     ("journeys", "account", ["view"]),
     ("journeys", "signal", ["view"]),
@@ -93,8 +96,109 @@ RULES = [
         "reason_template": "Product usage down {properties.drop_pct}% in {properties.period}",
     },
 ]
+ASK = {"channel": "auto", "on_fail": "reject"}
+STEPS = {
+    "lead-nurture": [
+        (
+            "intro",
+            "send_message",
+            {
+                "channel": "auto",
+                "template": "Hi {contact.first_name}, "
+                "thanks for your interest! I'm the Baton assistant; a short guide is on its way.",
+            },
+        ),
+        (
+            "wait_reply",
+            "wait",
+            {"until": "reply", "minutes": 3 * 24 * 60, "on_event": "done", "on_timeout": "nudge"},
+        ),
+        (
+            "nudge",
+            "send_message",
+            {
+                "channel": "auto",
+                "template": "Hi {contact.first_name}, "
+                "just checking in: any questions I can pass to the team?",
+            },
+        ),
+        ("done", "end", {"outcome": "completed"}),
+    ],
+    "recruitment": [
+        (
+            "visa",
+            "ask",
+            {
+                **ASK,
+                "expect": "yes_no",
+                "field": "visa",
+                "pass": {"op": "==", "value": True},
+                "question": "Hi "
+                "{contact.first_name}, thanks for applying! Do you have the right to "
+                "work in the UK?",
+            },
+        ),
+        (
+            "experience",
+            "ask",
+            {
+                **ASK,
+                "expect": "years",
+                "field": "experience",
+                "pass": {"op": ">=", "value": 1},
+                "question": "How many years of experience do you have?",
+            },
+        ),
+        (
+            "notice",
+            "ask",
+            {
+                **ASK,
+                "expect": "weeks",
+                "field": "notice",
+                "pass": {"op": "<=", "value": 8},
+                "question": "And what is your notice period?",
+            },
+        ),
+        (
+            "book",
+            "send_message",
+            {
+                "channel": "auto",
+                "template": "Great news, "
+                "{contact.first_name}: you're through to an interview. Pick a time here: "
+                "https://baton.example/book/interview",
+            },
+        ),
+        (
+            "interview",
+            "handoff",
+            {
+                "team": "sales",
+                "priority": "normal",
+                "trigger": "qualification",
+                "reason": "Screened applicant: "
+                "visa {answers.visa}, {answers.experience} years' experience, "
+                "{answers.notice} weeks' notice",
+            },
+        ),
+        ("done", "end", {"outcome": "completed"}),
+        (
+            "reject",
+            "send_message",
+            {
+                "channel": "auto",
+                "template": "Thank you for applying, "
+                "{contact.first_name}. We can't take your application further right now, "
+                "but we wish you the very best.",
+            },
+        ),
+        ("rejected", "end", {"outcome": "dropped"}),
+    ],
+}
 JOURNEYS = [
     ("Lead nurture", "lead-nurture", "form_submitted", [("Nurture", LoopStage.ACQUIRE)]),
+    ("Recruitment", "recruitment", "application_submitted", [("Screening", LoopStage.ACQUIRE)]),
     (
         "Trial onboarding",
         "trial-onboarding",
@@ -223,6 +327,21 @@ class Command(BaseCommand):
                     Stage.objects.create(
                         journey=journey, name=stage_name, loop_stage=loop, order=order
                     )
+                first_stage = journey.stages.order_by("order").first()
+                sales = Team.objects.get(slug="sales")
+                for order, (key, kind, config) in enumerate(STEPS.get(slug, [])):
+                    Step.objects.create(
+                        journey=journey,
+                        stage=first_stage,
+                        key=key,
+                        order=order,
+                        kind=kind,
+                        config=config,
+                        mode="human" if kind == "handoff" else "automation",
+                        team=sales if kind == "handoff" else None,
+                    )
+                if slug in STEPS:
+                    journey_publish(journey=journey)
 
     def _samples(self) -> None:
         if Contact.objects.filter(external_id="c-demo-grace").exists():
