@@ -92,6 +92,22 @@
     markOverdue();
   }
 
+  // Claim buttons in inbox rows: the request is sent from the list, which live updates never
+  // replace, so the answer's out-of-band parts (the row, the tabs, a "claimed by" toast) land.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-claim-url]");
+    const list = document.getElementById("inbox-list");
+    if (!button || !list || !window.htmx) return;
+    event.preventDefault();
+    button.disabled = true;
+    htmx.ajax("POST", button.dataset.claimUrl, {
+      source: list,
+      target: list,
+      swap: "none",
+      values: { from: "row", view: list.dataset.view || "all", team: list.dataset.team || "" },
+    });
+  });
+
   document.addEventListener("htmx:wsAfterMessage", tidyAfterPush);
   document.addEventListener("htmx:afterSwap", tidyAfterPush);
   document.addEventListener("htmx:wsOpen", function () { setLive(true); });
