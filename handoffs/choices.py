@@ -28,9 +28,6 @@ class Priority(models.TextChoices):
     URGENT = "urgent", "Urgent"
 
 
-PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
-
-
 class HandoffEventKind(models.TextChoices):
     CREATED = "created", "Raised"
     EVIDENCE_ADDED = "evidence_added", "Evidence added"

@@ -163,9 +163,7 @@ def inbox_queryset(*, user: Any, view: str, team_slug: str | None) -> QuerySet[H
 
 def inbox_counts(*, user: Any, team_slug: str | None) -> dict[str, int]:
     """The tab counts: one aggregate query over the user's active handoffs."""
-    scope = Handoff.objects.filter(
-        team__in=teams_visible_to(principal=user), status__in=ACTIVE_STATUSES
-    )
+    scope = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
     if team_slug:
         scope = scope.filter(team__slug=team_slug)
     return scope.aggregate(

@@ -9,8 +9,8 @@ from handoffs.selectors import handoff_history, handoff_messages
 from handoffs.services import signature_line
 from journeys.choices import EnrollmentStatus
 from journeys.models import Enrollment
-from portal.roles import MANAGE_HANDOFFS, WORK_HANDOFFS
-from portal.selectors import teams_with_perm
+from portal.roles import WORK_HANDOFFS
+from portal.selectors import teams_with_perm, user_can_manage, user_can_work
 
 
 def row_context(*, user: Any) -> dict[str, Any]:
@@ -19,14 +19,8 @@ def row_context(*, user: Any) -> dict[str, Any]:
 
 
 def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
-    can_work = (
-        teams_with_perm(principal=user, codename=WORK_HANDOFFS).filter(id=handoff.team_id).exists()
-    )
-    can_manage = (
-        teams_with_perm(principal=user, codename=MANAGE_HANDOFFS)
-        .filter(id=handoff.team_id)
-        .exists()
-    )
+    can_work = user_can_work(user=user, team_id=handoff.team_id)
+    can_manage = user_can_manage(user=user, team_id=handoff.team_id)
     mine = handoff.assignee_id == user.pk
     unowned = handoff.assignee_id is None
     messages = handoff_messages(handoff=handoff, principal=user)

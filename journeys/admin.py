@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from journeys import rules
+from journeys import design, rules
 from journeys.engine import journey_publish
 from journeys.models import (
     Account,
@@ -122,12 +122,19 @@ class StageInline(admin.TabularInline):
     extra = 1
 
 
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = Step
+        fields = ["order", "key", "kind", "mode", "stage", "team", "config"]
+        help_texts = {"config": design.DEFINITION_HELP + " See docs/journeys.md."}
+
+
 class StepInline(admin.StackedInline):
     model = Step
+    form = StepForm
     extra = 0
     fields = [("order", "key", "kind", "mode"), ("stage", "team"), "config"]
     ordering = ["order", "id"]
-    help_texts = {"config": "See docs/journeys.md for each kind's settings."}
 
 
 @admin.register(Journey)

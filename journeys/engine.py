@@ -22,7 +22,15 @@ from handoffs.services import (
 )
 from journeys import design, runner
 from journeys.choices import EnrollmentStatus
-from journeys.models import Contact, Enrollment, EnrollmentEvent, Journey, JourneyVersion, Stage
+from journeys.models import (
+    Account,
+    Contact,
+    Enrollment,
+    EnrollmentEvent,
+    Journey,
+    JourneyVersion,
+    Stage,
+)
 from portal.errors import DomainError, InvalidInput
 from portal.models import Team
 
@@ -228,7 +236,7 @@ def _route(contact: Contact, channel: str) -> tuple[str, str]:
 
 def _raise(enrollment: Enrollment, data: dict[str, Any]) -> Any:
     team = Team.objects.filter(slug=data.get("team") or "").first()
-    if team is None:
+    if team is None:  # only the fail-safe of a step with no team: someone must still see it
         team = Team.objects.order_by("id").first()
     handoff, _ = handoff_raise(
         request=RaiseRequest(
@@ -271,7 +279,7 @@ def _set_fields(contact: Contact, data: dict[str, Any]) -> None:
         Contact.objects.filter(pk=contact.pk).update(**contact_fields)
     account_name = data.get("account.name")
     if account_name and contact.account_id:
-        contact.account.__class__.objects.filter(pk=contact.account_id).update(name=account_name)
+        Account.objects.filter(pk=contact.account_id).update(name=account_name)
 
 
 def enrollments_due_sweep(*, limit: int = 500) -> int:

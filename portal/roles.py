@@ -36,7 +36,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 # Roles that work an inbox all day land on /inbox/; the rest have another home.
 INBOX_ROLES = frozenset({Role.REP, Role.CSM, Role.LEAD, Role.DIRECTOR})
-MANAGER_ROLES = frozenset({Role.LEAD, Role.DIRECTOR})
 
 
 def permissions_for_roles(roles: set[str]) -> frozenset[str]:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from portal.models import ApiKey, Membership, Team
 from portal.roles import INBOX_ROLES, MANAGE_HANDOFFS, VIEW_INBOX, WORK_HANDOFFS
-
-Principal = AbstractBaseUser | ApiKey | AnonymousUser
 
 
 def teams_with_perm(*, principal: Any, codename: str) -> QuerySet[Team]:

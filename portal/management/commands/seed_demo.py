@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from handoffs.choices import Priority, Trigger
+from handoffs.models import Handoff
 from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
 from journeys.choices import LoopStage
 from journeys.engine import journey_publish
@@ -351,8 +352,6 @@ class Command(BaseCommand):
             items.append((index, {**raw}, body_hash(raw)))
         signal_ingest_batch(api_key=None, items=items)
         # One conversation already under way: Casey took the renewal review.
-        from handoffs.models import Handoff
-
         casey = get_user_model().objects.get(username="casey")
         renewal = Handoff.objects.get(contact__external_id="c-demo-margaret")
         handoff_claim(handoff_id=renewal.pk, user=casey)
