@@ -157,7 +157,7 @@ class JourneyAdmin(admin.ModelAdmin):
         if not journey.steps.exists():
             return
         try:
-            version = journey_publish(journey=journey, user=request.user)
+            version, new = journey_publish(journey=journey, user=request.user)
         except InvalidInput as refused:
             self.message_user(
                 request,
@@ -166,7 +166,10 @@ class JourneyAdmin(admin.ModelAdmin):
                 level=messages.ERROR,
             )
             return
-        self.message_user(request, f"Published as v{version.number}.", level=messages.SUCCESS)
+        if new:
+            self.message_user(request, f"Published as v{version.number}.", level=messages.SUCCESS)
+        else:
+            self.message_user(request, f"No change to the steps: v{version.number} stays live.")
 
 
 @admin.register(Contact)

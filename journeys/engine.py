@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -68,19 +67,26 @@ def journey_definition(journey: Journey) -> dict[str, Any]:
 
 
 @transaction.atomic
-def journey_publish(*, journey: Journey, user: Any = None) -> JourneyVersion:
-    """Validate the journey as it stands and make it the version new enrollments run. A journey
-    that cannot run is refused with every reason, each saying where."""
+def journey_publish(*, journey: Journey, user: Any = None) -> tuple[JourneyVersion, bool]:
+    """Validate the journey as it stands and make it the version new enrollments run; returns the
+    live version and whether it is new (an unchanged journey keeps its version). A journey that
+    cannot run is refused with every reason, each saying where."""
     definition = journey_definition(journey)
     teams = set(Team.objects.values_list("slug", flat=True))
     errors = design.definition_errors(definition, teams=teams)
     if errors:
         raise InvalidInput(f"{journey.name} cannot run yet", {"definition": errors})
     Journey.objects.select_for_update().filter(pk=journey.pk).first()  # one publisher at a time
-    number = (journey.versions.aggregate(top=Max("number"))["top"] or 0) + 1
-    return JourneyVersion.objects.create(
-        journey=journey, number=number, definition=definition, published_by=user
+    live = journey.versions.order_by("-number").first()
+    if live is not None and live.definition == definition:
+        return live, False
+    version = JourneyVersion.objects.create(
+        journey=journey,
+        number=(live.number if live else 0) + 1,
+        definition=definition,
+        published_by=user,
     )
+    return version, True
 
 
 def latest_versions(journeys: list[Journey]) -> dict[int, JourneyVersion]:

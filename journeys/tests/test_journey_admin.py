@@ -90,3 +90,26 @@ def test_saving_a_journey_that_can_run_publishes_a_new_version(admin_client, dra
         draft.versions.get().definition["steps"][0]["config"]["template"]
         == "Hi {contact.first_name}"
     )
+
+
+def test_saving_an_unchanged_journey_keeps_its_live_version(admin_client, draft):
+    steps = [{"key": "done", "kind": "end", "config": {"outcome": "completed"}}]
+    url = f"/admin/journeys/journey/{draft.pk}/change/"
+    admin_client.post(url, _form(draft, steps), follow=True)
+    unchanged = _form(draft, []) | {
+        "steps-TOTAL_FORMS": "1",
+        "steps-INITIAL_FORMS": "1",
+        "steps-0-id": str(Step.objects.get().pk),
+        "steps-0-journey": str(draft.pk),
+        "steps-0-order": "0",
+        "steps-0-key": "done",
+        "steps-0-kind": "end",
+        "steps-0-mode": "automation",
+        "steps-0-stage": str(draft.stages.get().pk),
+        "steps-0-config": json.dumps({"outcome": "completed"}),
+    }
+
+    response = admin_client.post(url, unchanged, follow=True)
+
+    assert "v1 stays live" in response.content.decode()
+    assert draft.versions.count() == 1
