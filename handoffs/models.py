@@ -125,8 +125,18 @@ class Message(models.Model):
     )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     channel = models.CharField(max_length=20, choices=Channel.choices)
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
     body = models.TextField()
     automated = models.BooleanField(default=False)
+    enrollment = models.ForeignKey(
+        "journeys.Enrollment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The journey that sent it, when automation did.",
+    )
+    step = models.CharField(max_length=50, blank=True, help_text="The journey step that sent it.")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -137,11 +137,26 @@ class StepInline(admin.StackedInline):
     ordering = ["order", "id"]
 
 
+class JourneyForm(forms.ModelForm):
+    class Meta:
+        model = Journey
+        fields = ["name", "slug", "description", "is_active", "enroll_on_signal_type"]
+        fields += ["enroll_condition"]
+        widgets = {"enroll_condition": forms.Textarea(attrs={"rows": 4, "cols": 80})}
+
+    def clean_enroll_condition(self) -> Any:
+        condition = self.cleaned_data.get("enroll_condition") or {}
+        if condition and (errors := rules.condition_errors(condition)):
+            raise forms.ValidationError(errors)
+        return condition
+
+
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
     """Ops design the journey here; every save publishes it as a new version when it can run,
     and otherwise says why (enrollments keep running the last good version)."""
 
+    form = JourneyForm
     list_display = ["name", "slug", "enroll_on_signal_type", "is_active", "live_version"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StageInline, StepInline]

@@ -16,6 +16,13 @@ class EnrollmentStatus(models.TextChoices):
     DROPPED = "dropped", "Dropped"
 
 
+class VisitOutcome(models.TextChoices):
+    ADVANCED = "advanced", "Moved on"
+    COMPLETED = "completed", "Completed"
+    DROPPED = "dropped", "Dropped"
+    UNENROLLED = "unenrolled", "Unenrolled"
+
+
 LIVE_ENROLLMENT_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED_FOR_HUMAN)
 
 

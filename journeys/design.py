@@ -57,7 +57,13 @@ STEP_KINDS: dict[str, str] = {
 # and so is `next`: without it a step goes on to the following step in `steps`. A wait may have
 # a `next` too (not in the docs' table): the runner sends an exit without its own target there.
 CONFIG_KEYS: dict[str, dict[str, bool]] = {
-    "send_message": {"channel": True, "template": True, "disclose": False, "next": False},
+    "send_message": {
+        "channel": True,
+        "template": True,
+        "subject": False,
+        "disclose": False,
+        "next": False,
+    },
     "wait": {
         "minutes": False,
         "until": False,
@@ -69,6 +75,7 @@ CONFIG_KEYS: dict[str, dict[str, bool]] = {
     "ask": {
         "channel": True,
         "question": True,
+        "subject": False,
         "field": True,
         "expect": True,
         "pass": False,
@@ -104,7 +111,7 @@ DEFINITION_HELP = (
 )
 
 _TOP_KEYS = ("name", "start", "stages", "steps")
-_STAGE_KEYS = ("key", "name", "loop_stage")
+_STAGE_KEYS = ("key", "name", "loop_stage", "id")  # id: the Stage row, when published
 _STEP_KEYS = ("key", "stage", "kind", "mode", "team", "config")
 _NUMBERS_ONLY = (">", ">=", "<", "<=")
 _TEXT_ONLY = ("contains", "icontains", "starts_with", "ends_with")
@@ -532,7 +539,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[object, str, _Context, Add], 
 
 _CHECKS: dict[str, Callable[[object, str, _Context, Add], None]] = {
     **dict.fromkeys(STEP_REFERENCES, _step_reference),
-    **dict.fromkeys(("template", "question", "retry_prompt", "reason"), _template),
+    **dict.fromkeys(("template", "subject", "question", "retry_prompt", "reason"), _template),
     **dict.fromkeys(("minutes", "timeout_minutes", "sla_minutes"), _minutes),
     "stage": _stage_reference,
     "condition": _condition,

@@ -30,6 +30,7 @@ from journeys.models import (
     JourneyVersion,
     Stage,
 )
+from journeys.services import enrollment_stage_enter, stage_visit_close
 from portal.errors import DomainError, InvalidInput
 from portal.models import Team
 
@@ -50,7 +51,8 @@ def journey_definition(journey: Journey) -> dict[str, Any]:
     return {
         "name": journey.name,
         "stages": [
-            {"key": stage_key(s), "name": s.name, "loop_stage": s.loop_stage} for s in stages
+            {"key": stage_key(s), "id": s.pk, "name": s.name, "loop_stage": s.loop_stage}
+            for s in stages
         ],
         "steps": [
             {
@@ -130,7 +132,7 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
     outcome = runner.advance(
         enrollment.version.definition, previous, event, now, _context(enrollment)
     )
-    _apply(enrollment, outcome)
+    _apply(enrollment, outcome, now)
     own = {key: enrollment.state[key] for key in OWN_STATE_KEYS if key in enrollment.state}
     if event["kind"] == "reply":
         own["heard"] = event.get("message_id", 0)
@@ -138,24 +140,26 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
     enrollment.status = outcome.status
     enrollment.due_at = outcome.due_at
     enrollment.waiting_for = outcome.waiting_for or ""
+    enrollment.step = str(outcome.state.get("step") or "")[:50]
     if outcome.status != EnrollmentStatus.PAUSED_FOR_HUMAN:
         enrollment.paused_at = None
+    elif enrollment.paused_at is None:
+        enrollment.paused_at = now
+    if outcome.status in (EnrollmentStatus.COMPLETED, EnrollmentStatus.DROPPED):
+        stage_visit_close(enrollment=enrollment, outcome=outcome.status, at=now)
     enrollment.save(
         update_fields=[
             "state",
             "status",
             "due_at",
             "waiting_for",
+            "step",
             "paused_at",
             "stage",
             "stage_entered_at",
             "updated_at",
         ]
     )
-    if outcome.status in (EnrollmentStatus.COMPLETED, EnrollmentStatus.DROPPED):
-        EnrollmentEvent.objects.create(
-            enrollment=enrollment, kind=outcome.status, detail=f"Journey {outcome.status}"
-        )
     return enrollment
 
 
@@ -177,10 +181,24 @@ def _context(enrollment: Enrollment) -> dict[str, Any]:
     }
 
 
-def _apply(enrollment: Enrollment, outcome: runner.Outcome) -> None:
+# Runner log kinds the timeline does not need: entering a step shows as what the step did, and a
+# person's resume is already audited by the service that resumed it.
+UNLOGGED = frozenset({"entered", "resumed"})
+
+
+def _apply(enrollment: Enrollment, outcome: runner.Outcome, now: Any) -> None:
+    """Carry out the runner's actions in order. Entering a step moves the enrollment into that
+    step's stage; every touch, wait, branch and answer is written to the timeline."""
     sent: list[Message] = []
+    stages = _stages_by_key(enrollment)
+    stage_of_step = {
+        step.get("key"): step.get("stage")
+        for step in enrollment.version.definition.get("steps", [])
+        if isinstance(step, dict)
+    }
     for action in outcome.actions:
         data = action.data
+        step = str(data.get("step") or "")[:50]
         if action.kind == "send":
             message = _send(enrollment, data)
             if message is None:
@@ -193,20 +211,37 @@ def _apply(enrollment: Enrollment, outcome: runner.Outcome) -> None:
             Message.objects.filter(pk__in=[m.pk for m in sent]).update(handoff=handoff)
         elif action.kind == "set_fields":
             _set_fields(enrollment.contact, data)
+            _event(enrollment, "fields", step, "Updated " + ", ".join(sorted(data)))
         elif action.kind == "set_stage":
-            stage = next(
-                (s for s in enrollment.journey.stages.all() if stage_key(s) == data["stage"]), None
-            )
-            if stage is not None:
-                enrollment.stage = stage
-                enrollment.stage_entered_at = timezone.now()
-                EnrollmentEvent.objects.create(
-                    enrollment=enrollment, kind="stage", detail=f"Entered {stage.name}"
-                )
-        elif action.kind == "log":
-            EnrollmentEvent.objects.create(
-                enrollment=enrollment, kind="step", detail=str(data.get("summary", ""))[:300]
-            )
+            if stage := stages.get(data.get("stage")):
+                enrollment_stage_enter(enrollment=enrollment, stage=stage, at=now)
+        elif data.get("kind") == "entered":
+            enrollment.step = step
+            if stage := stages.get(stage_of_step.get(data.get("step"))):
+                enrollment_stage_enter(enrollment=enrollment, stage=stage, at=now)
+        elif data.get("kind") not in UNLOGGED:
+            _event(enrollment, str(data.get("kind") or "step"), step, str(data.get("summary", "")))
+
+
+def _event(enrollment: Enrollment, kind: str, step: str, detail: str) -> None:
+    EnrollmentEvent.objects.create(
+        enrollment=enrollment, kind=kind[:30], step=step, detail=detail[:300]
+    )
+
+
+def _stages_by_key(enrollment: Enrollment) -> dict[Any, Stage]:
+    """The version's stage keys mapped to today's stages: by id where the definition has one (a
+    renamed stage is still itself), else by key."""
+    current = {s.pk: s for s in enrollment.journey.stages.all()}
+    by_key = {stage_key(s): s for s in current.values()}
+    stages: dict[Any, Stage] = {}
+    for entry in enrollment.version.definition.get("stages", []):
+        if not isinstance(entry, dict):
+            continue
+        stage = current.get(entry.get("id")) or by_key.get(entry.get("key"))
+        if stage is not None:
+            stages[entry.get("key")] = stage
+    return stages
 
 
 def _send(enrollment: Enrollment, data: dict[str, Any]) -> Message | None:
@@ -220,8 +255,11 @@ def _send(enrollment: Enrollment, data: dict[str, Any]) -> Message | None:
         conversation=conversation_for(contact),
         direction="out",
         channel=channel,
+        subject=str(data.get("subject") or "")[:200],
         body=data["body"],
         automated=True,
+        enrollment=enrollment,
+        step=str(data.get("step") or "")[:50],
     )
     outbox_enqueue(message=message, to_address=address)
     return message

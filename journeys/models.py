@@ -11,6 +11,7 @@ from journeys.choices import (
     LoopStage,
     StepKind,
     StepMode,
+    VisitOutcome,
 )
 from portal.choices import Role
 
@@ -129,6 +130,12 @@ class Journey(models.Model):
     enroll_on_signal_type = models.CharField(
         max_length=64, blank=True, help_text="Enroll a contact when a signal of this type arrives."
     )
+    enroll_condition = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Only enroll when the signal also matches this condition, in the handoff rules' "
+        'language, e.g. {"path": "properties.plan", "op": "==", "value": "pro"}. Empty: always.',
+    )
     is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
@@ -217,6 +224,9 @@ class Enrollment(models.Model):
     state = models.JSONField(default=dict, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     waiting_for = models.CharField(max_length=64, blank=True)
+    step = models.CharField(
+        max_length=50, blank=True, help_text="The step it is at (the journey map counts these)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -226,7 +236,12 @@ class Enrollment(models.Model):
                 fields=["due_at"],
                 condition=Q(status=EnrollmentStatus.ACTIVE, due_at__isnull=False),
                 name="enrollment_active_due",
-            )
+            ),
+            models.Index(
+                fields=["journey", "step"],
+                condition=Q(status__in=LIVE_ENROLLMENT_STATUSES),
+                name="enrollment_live_step",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -241,10 +256,12 @@ class Enrollment(models.Model):
 
 
 class EnrollmentEvent(models.Model):
-    """Audit of an enrollment's state changes (paused, resumed, …), shown on the timeline."""
+    """Audit of what a journey did for a contact (every touch, wait, branch, stage change, pause
+    and resume) and of what people did to the enrollment; the contact's timeline shows it."""
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30)
+    step = models.CharField(max_length=50, blank=True)
     detail = models.CharField(max_length=300, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -253,3 +270,30 @@ class EnrollmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.detail}"
+
+
+class StageVisit(models.Model):
+    """One stay of an enrollment in a stage, for the journey map's time-in-stage and drop-off.
+    `outcome` says how it ended: moved on to another stage, or the enrollment completed, was
+    dropped, or was unenrolled by a person; blank while the contact is still there."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="visits")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="visits")
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=VisitOutcome.choices, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["journey", "entered_at"], name="visit_journey_entered"),
+            models.Index(fields=["journey", "left_at"], name="visit_journey_left"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment"], condition=Q(left_at__isnull=True), name="visit_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id} in {self.stage_id}"

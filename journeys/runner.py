@@ -134,6 +134,8 @@ class _Run:
             "automated": True,
             "step": key,
         }
+        if config.get("subject"):
+            data["subject"] = self.render(config.get("subject"))
         self.actions.append(Action("send", data))
 
     def next_of(self, key: str, *targets: object) -> str | None:

@@ -89,7 +89,7 @@ def _signal_summary(signal: Signal) -> str:
 def _message_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
     rows = (
         _messages(contact, teams)
-        .select_related("author", "outbox")
+        .select_related("author", "outbox", "enrollment__journey")
         .order_by("-created_at", "-id")[:limit]
     )
     items = []
@@ -99,6 +99,8 @@ def _message_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[
             who = f"{m.get_channel_display()} from {contact.display_name}"
         elif m.automated:
             who = f"Automated {m.get_channel_display()} to {contact.display_name}"
+            if m.enrollment_id:
+                who += f" ({m.enrollment.journey.name}, step {m.step})"
         else:
             author = m.author.get_full_name() if m.author else "someone"
             who = f"{m.get_channel_display()} to {contact.display_name} by {author}"
@@ -115,6 +117,8 @@ def _message_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[
                     "automated": m.automated,
                     "handoff_id": m.handoff_id,
                     "delivery": outbox.status if outbox else None,
+                    "journey": m.enrollment.journey.name if m.enrollment_id else None,
+                    "step": m.step or None,
                 },
             )
         )
@@ -150,33 +154,53 @@ def _handoff_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[
 def _journey_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
     rows = (
         EnrollmentEvent.objects.filter(enrollment__contact=contact)
-        .select_related("enrollment__journey")
+        .select_related("enrollment__journey", "actor")
         .order_by("-at", "-id")[:limit]
     )
     return [
         TimelineItem(
             e.at,
-            "stage" if e.kind == "enrolled" else "journey",
+            timeline_kind(e.kind),
             _journey_summary(e),
-            {"journey_id": e.enrollment.journey_id, "event": e.kind},
+            {
+                "journey_id": e.enrollment.journey_id,
+                "journey": e.enrollment.journey.name,
+                "step": e.step or None,
+                "event": e.kind,
+            },
         )
         for e in rows
     ]
 
 
+STAGE_EVENTS = frozenset({"enrolled", "stage"})
+JOURNEY_EVENTS = frozenset({"paused", "resumed", "unenrolled", "migrated"})
 JOURNEY_EVENT_VERBS = {
-    "enrolled": "",
     "paused": "paused for a human",
     "resumed": "automation resumed",
+    "unenrolled": "unenrolled",
+    "migrated": "moved to a new version",
 }
 
 
+def timeline_kind(event_kind: str) -> str:
+    """API.md's timeline kinds: `stage` for entering a journey or stage, `journey` for what
+    people did to the enrollment, `step` for what a step did (waits, branches, answers, ends)."""
+    if event_kind in STAGE_EVENTS:
+        return "stage"
+    return "journey" if event_kind in JOURNEY_EVENTS else "step"
+
+
 def _journey_summary(event: EnrollmentEvent) -> str:
-    verb = JOURNEY_EVENT_VERBS.get(event.kind, event.kind)
     journey = event.enrollment.journey.name
-    if not verb:
-        return event.detail or f"Enrolled in {journey}"
-    return f"{journey} {verb}" + (f": {event.detail}" if event.detail else "")
+    actor = f" by {event.actor.get_full_name() or event.actor.username}" if event.actor else ""
+    if event.kind in JOURNEY_EVENT_VERBS:
+        detail = f": {event.detail}" if event.detail else ""
+        return f"{journey} {JOURNEY_EVENT_VERBS[event.kind]}{actor}{detail}"
+    where = f"{journey}, step {event.step}" if event.step else journey
+    if event.kind == "enrolled":
+        return (event.detail or f"Enrolled in {journey}") + actor
+    return f"{where}: {event.detail}{actor}"
 
 
 SOURCES = (_signal_items, _message_items, _handoff_items, _journey_items)

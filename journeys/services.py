@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from journeys.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus
-from journeys.models import Account, Contact, Enrollment, EnrollmentEvent, HandoffRule, Journey
+from journeys.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus, VisitOutcome
+from journeys.models import (
+    Account,
+    Contact,
+    Enrollment,
+    EnrollmentEvent,
+    HandoffRule,
+    Journey,
+    Stage,
+    StageVisit,
+)
 
 CONTACT_FIELDS = ("name", "email", "phone", "timezone")
 
@@ -75,6 +85,11 @@ def enrollments_start_many(
                 )
             )
     Enrollment.objects.bulk_create(fresh)
+    StageVisit.objects.bulk_create(
+        StageVisit(enrollment=e, journey=e.journey, stage=e.stage, entered_at=now)
+        for e in fresh
+        if e.stage is not None
+    )
     EnrollmentEvent.objects.bulk_create(
         EnrollmentEvent(
             enrollment=e,
@@ -84,6 +99,33 @@ def enrollments_start_many(
         for e in fresh
     )
     return fresh
+
+
+def enrollment_stage_enter(*, enrollment: Enrollment, stage: Stage, at: datetime) -> bool:
+    """Move the enrollment into `stage` (the caller holds its row lock and saves it): the stay
+    in the stage it leaves is closed as moved on, a new one opens, and the timeline says so.
+    Returns False when it is already there."""
+    if enrollment.stage_id == stage.pk:
+        return False
+    stage_visit_close(enrollment=enrollment, outcome=VisitOutcome.ADVANCED, at=at)
+    StageVisit.objects.create(
+        enrollment=enrollment, journey_id=enrollment.journey_id, stage=stage, entered_at=at
+    )
+    enrollment.stage = stage
+    enrollment.stage_entered_at = at
+    EnrollmentEvent.objects.create(
+        enrollment=enrollment,
+        kind="stage",
+        step=enrollment.step,
+        detail=f"Entered {stage.name} ({stage.get_loop_stage_display()})",
+    )
+    return True
+
+
+def stage_visit_close(*, enrollment: Enrollment, outcome: str, at: datetime) -> None:
+    StageVisit.objects.filter(enrollment=enrollment, left_at__isnull=True).update(
+        left_at=at, outcome=outcome
+    )
 
 
 def enrollments_pause_for_contact(*, contact_id: int, reason: str) -> int:

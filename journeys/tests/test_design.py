@@ -289,7 +289,7 @@ CASES = [
     case(
         "a stage refuses unknown keys",
         lambda d: d["stages"][0].update(colour="red"),
-        "stage 'screen': unknown key 'colour' (allowed: key, name, loop_stage)",
+        "stage 'screen': unknown key 'colour' (allowed: key, name, loop_stage, id)",
     ),
     # -- step fields
     case(
@@ -372,9 +372,9 @@ CASES = [
     ),
     case(
         "config refuses keys its kind does not have",
-        lambda d: config(d, "book").update(subject="Hi"),
-        "step 'book' (send_message): config: unknown key 'subject' (allowed for send_message: "
-        "channel, template, disclose, next)",
+        lambda d: config(d, "book").update(colour="red"),
+        "step 'book' (send_message): config: unknown key 'colour' (allowed for send_message: "
+        "channel, template, subject, disclose, next)",
     ),
     case(
         "config needs its required keys",
