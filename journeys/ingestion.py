@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from handoffs.services import RaiseRequest, handoff_raise
 from journeys import rules
-from journeys.engine import enrollments_begin, latest_versions
-from journeys.models import Account, Contact, HandoffRule, Journey, Signal
+from journeys.choices import EnrollmentStatus
+from journeys.engine import enrollment_advance, enrollments_begin, latest_versions
+from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, Signal
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
 from portal.models import ApiKey
@@ -236,6 +237,7 @@ def _evaluate(items: list[_Item]) -> None:
         .select_related("team")
         .order_by("id")
     )
+    _wake_waiting(items)
     if not journeys and not active_rules:
         return
     started = enrollments_start_many(
@@ -243,7 +245,7 @@ def _evaluate(items: list[_Item]) -> None:
             (item.contact, journey)
             for item in items
             for journey in journeys
-            if journey.enroll_on_signal_type == item.data["type"]
+            if journey.enroll_on_signal_type == item.data["type"] and _enrolls(journey, item)
         ],
         versions=latest_versions(journeys) if journeys else {},
     )
@@ -260,6 +262,36 @@ def _evaluate(items: list[_Item]) -> None:
             if rule.signal_type != signal.type or not rules.condition_matches(rule.condition, doc):
                 continue
             handoff_raise(request=_raise_request(rule, doc, item.contact, signal))
+
+
+def _enrolls(journey: Journey, item: _Item) -> bool:
+    """A journey's enrollment condition, in the rules' language, over the signal document."""
+    if not journey.enroll_condition:
+        return True
+    assert item.signal is not None
+    doc = signal_document(item.data, item.signal.occurred_at)
+    return rules.condition_matches(journey.enroll_condition, doc)
+
+
+def _wake_waiting(items: list[_Item]) -> None:
+    """Journeys waiting for a signal type hear it in the same transaction that stores it, so a
+    stored signal is never missed by a journey (one query when nobody waits). It runs before
+    new enrollments start, so the signal that enrolls a contact does not also end its wait."""
+    by_contact: dict[int, list[_Item]] = {}
+    for item in items:
+        if item.contact is not None:
+            by_contact.setdefault(item.contact.pk, []).append(item)
+    waiting = Enrollment.objects.filter(
+        contact_id__in=by_contact,
+        status=EnrollmentStatus.ACTIVE,
+        waiting_for__in={item.data["type"] for item in items},
+    ).values_list("id", "contact_id", "waiting_for")
+    for enrollment_id, contact_id, signal_type in list(waiting):
+        for item in by_contact[contact_id]:
+            if item.data["type"] == signal_type and item.signal is not None:
+                event = {"kind": "signal", "type": signal_type, "signal_id": item.signal.pk}
+                enrollment_advance(enrollment_id=enrollment_id, event=event)
+                break
 
 
 def _raise_request(
