@@ -21,6 +21,9 @@ from portal.choices import Role
 from portal.models import Team
 from portal.services import api_key_create, membership_set
 
+# The browser tests' `browser` and `server` fixtures.
+pytest_plugins = ["handoffs.tests.e2e_support"]
+
 PASSWORD = "test-pass-123"  # noqa: S105
 
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from handoffs.selectors import handoffs_visible_to
-from journeys.models import Enrollment
+from journeys.journey_map import journey_map, journeys_overview
+from journeys.models import Enrollment, Journey
 from journeys.selectors import contact_get_for, contact_timeline
+from portal.periods import PRESETS, period_parse
+from portal.selectors import teams_visible_to
 
 TIMELINE_PAGE = 50
 MAX_PAGE = 1000
@@ -43,3 +47,40 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "timeline-more":
         return render(request, "journeys/contact.html#timeline-page", context)
     return render(request, "journeys/contact.html", context)
+
+
+def _require_member(request: HttpRequest) -> None:
+    """Journey maps are for the people who work the journeys: any team member, and ops."""
+    if not (request.user.is_staff or teams_visible_to(principal=request.user).exists()):
+        raise PermissionDenied("Journey maps are for members of a team.")
+
+
+@login_required
+@require_GET
+def journey_list(request: HttpRequest) -> HttpResponse:
+    _require_member(request)
+    period, error = period_parse(request.GET)
+    context = {
+        "summaries": journeys_overview(period=period),
+        "period": period,
+        "period_error": error,
+        "presets": PRESETS,
+    }
+    return render(request, "journeys/journey_list.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_GET
+def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
+    """The journey map: stages as columns, steps by mode, contacts at each step now, and each
+    stage's time-in-stage and drop-off over the chosen period."""
+    _require_member(request)
+    journey = get_object_or_404(Journey, pk=journey_id)
+    period, error = period_parse(request.GET)
+    context = {
+        "map": journey_map(journey=journey, period=period),
+        "period": period,
+        "period_error": error,
+        "presets": PRESETS,
+    }
+    return render(request, "journeys/journey_map.html", context, status=400 if error else 200)

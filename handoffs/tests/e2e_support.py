@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
 REPO = Path(__file__).resolve().parents[2]
@@ -321,3 +322,41 @@ def clear_artifacts(prefix: str) -> None:
             old.unlink()
         elif old.is_dir():
             shutil.rmtree(old)
+
+
+# ---- fixtures shared by the browser test modules (import them by name) -------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread from here on; the ORM would refuse
+    # to run in it (SynchronousOnlyOperation). The e2e tests run last, so this is contained.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    clear_artifacts("e2e-")
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        playwright.stop()
+
+
+@pytest.fixture
+def server(transactional_db: Any, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A fresh server per test. One server across tests goes wrong: the flush between
+    transactional tests recreates content types and permissions under new ids, and a running
+    process keeps the old ContentType ids cached, so guardian would find no teams for anyone."""
+    from django.db import connection
+
+    live = LiveServer(
+        database_url=database_url_for(connection.settings_dict),
+        redis_url=os.environ["REDIS_URL"],
+        log_path=ARTIFACTS / f"e2e-server-{request.node.name[:60]}.log",
+    ).start()
+    try:
+        yield live
+    finally:
+        live.stop()

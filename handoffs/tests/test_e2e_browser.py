@@ -8,13 +8,11 @@ items to the end: Playwright's sync API leaves an event loop running, STACK-NOTE
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from conftest import PASSWORD, Org, signal_body
 from handoffs.models import Handoff, Message
@@ -27,39 +25,6 @@ pytestmark = [
 ]
 
 LIVE_MS = 15_000  # a live update must arrive within this (generous for a 2-core CI box)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread from here on; the ORM would refuse
-    # to run in it (SynchronousOnlyOperation). The e2e tests run last, so this is contained.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    e2e.clear_artifacts("e2e-")
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=e2e.CHROMIUM, args=e2e.CHROMIUM_ARGS)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
-
-
-@pytest.fixture
-def server(transactional_db: Any, request: pytest.FixtureRequest) -> Iterator[e2e.LiveServer]:
-    """A fresh server per test. One server across tests goes wrong: the flush between
-    transactional tests recreates content types and permissions under new ids, and a running
-    process keeps the old ContentType ids cached, so guardian would find no teams for anyone."""
-    live = e2e.LiveServer(
-        database_url=e2e.database_url_for(connection.settings_dict),
-        redis_url=os.environ["REDIS_URL"],
-        log_path=e2e.ARTIFACTS / f"e2e-server-{request.node.name[:60]}.log",
-    ).start()
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 class Rep:

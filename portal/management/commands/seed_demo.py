@@ -50,7 +50,7 @@ OPS_PERMISSIONS = [
     ("journeys", "contact", ["view"]),
     ("journeys", "account", ["view"]),
     ("journeys", "signal", ["view"]),
-    ("journeys", "enrollment", ["view"]),
+    ("journeys", "enrollment", ["view", "add", "change"]),
     ("handoffs", "handoff", ["view"]),
     ("handoffs", "message", ["view"]),
     ("handoffs", "outboxentry", ["view", "change"]),
@@ -98,113 +98,340 @@ RULES = [
     },
 ]
 ASK = {"channel": "auto", "on_fail": "reject"}
-STEPS = {
-    "lead-nurture": [
-        (
-            "intro",
-            "send_message",
-            {
-                "channel": "auto",
-                "template": "Hi {contact.first_name}, "
-                "thanks for your interest! I'm the Baton assistant; a short guide is on its way.",
-            },
-        ),
-        (
-            "wait_reply",
-            "wait",
-            {"until": "reply", "minutes": 3 * 24 * 60, "on_event": "done", "on_timeout": "nudge"},
-        ),
-        (
-            "nudge",
-            "send_message",
-            {
-                "channel": "auto",
-                "template": "Hi {contact.first_name}, "
-                "just checking in: any questions I can pass to the team?",
-            },
-        ),
-        ("done", "end", {"outcome": "completed"}),
-    ],
-    "recruitment": [
-        (
-            "visa",
-            "ask",
-            {
-                **ASK,
-                "expect": "yes_no",
-                "field": "visa",
-                "pass": {"op": "==", "value": True},
-                "question": "Hi "
-                "{contact.first_name}, thanks for applying! Do you have the right to "
-                "work in the UK?",
-            },
-        ),
-        (
-            "experience",
-            "ask",
-            {
-                **ASK,
-                "expect": "years",
-                "field": "experience",
-                "pass": {"op": ">=", "value": 1},
-                "question": "How many years of experience do you have?",
-            },
-        ),
-        (
-            "notice",
-            "ask",
-            {
-                **ASK,
-                "expect": "weeks",
-                "field": "notice",
-                "pass": {"op": "<=", "value": 8},
-                "question": "And what is your notice period?",
-            },
-        ),
-        (
-            "book",
-            "send_message",
-            {
-                "channel": "auto",
-                "template": "Great news, "
-                "{contact.first_name}: you're through to an interview. Pick a time here: "
-                "https://baton.example/book/interview",
-            },
-        ),
-        (
-            "interview",
-            "handoff",
-            {
-                "team": "sales",
-                "priority": "normal",
-                "trigger": "qualification",
-                "reason": "Screened applicant: "
-                "visa {answers.visa}, {answers.experience} years' experience, "
-                "{answers.notice} weeks' notice",
-            },
-        ),
-        ("done", "end", {"outcome": "completed"}),
-        (
-            "reject",
-            "send_message",
-            {
-                "channel": "auto",
-                "template": "Thank you for applying, "
-                "{contact.first_name}. We can't take your application further right now, "
-                "but we wish you the very best.",
-            },
-        ),
-        ("rejected", "end", {"outcome": "dropped"}),
-    ],
-}
-JOURNEYS = [
-    ("Lead nurture", "lead-nurture", "form_submitted", [("Nurture", LoopStage.ACQUIRE)]),
-    ("Recruitment", "recruitment", "application_submitted", [("Screening", LoopStage.ACQUIRE)]),
+AUTO, HUMAN, HYBRID = "automation", "human", "hybrid"
+# A journey: (name, slug, enrolling signal type, description, stages); a stage: (name, Loop
+# stage, steps); a step: (key, kind, config, mode, team slug or None).
+JOURNEYS: list[tuple[str, str, str, str, list[tuple[str, str, list[tuple[Any, ...]]]]]] = [
+    (
+        "Lead nurture",
+        "lead-nurture",
+        "form_submitted",
+        "A new lead gets a welcome, and a nudge if three days pass without a reply.",
+        [
+            (
+                "Nurture",
+                LoopStage.ACQUIRE,
+                [
+                    (
+                        "intro",
+                        "send_message",
+                        {
+                            "channel": "auto",
+                            "subject": "Thanks for your interest, {contact.first_name}",
+                            "template": "Hi {contact.first_name}, thanks for your interest! I'm "
+                            "the Baton assistant; a short guide is on its way.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "wait_reply",
+                        "wait",
+                        {
+                            "until": "reply",
+                            "minutes": 3 * 24 * 60,
+                            "on_event": "done",
+                            "on_timeout": "nudge",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "nudge",
+                        "send_message",
+                        {
+                            "channel": "auto",
+                            "template": "Hi {contact.first_name}, just checking in: any "
+                            "questions I can pass to the team?",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    ("done", "end", {"outcome": "completed"}, AUTO, None),
+                ],
+            )
+        ],
+    ),
+    (
+        "Recruitment",
+        "recruitment",
+        "application_submitted",
+        "Three knock-out questions by SMS; a pass books an interview with a person.",
+        [
+            (
+                "Screening",
+                LoopStage.ACQUIRE,
+                [
+                    (
+                        "visa",
+                        "ask",
+                        {
+                            **ASK,
+                            "expect": "yes_no",
+                            "field": "visa",
+                            "pass": {"op": "==", "value": True},
+                            "question": "Hi {contact.first_name}, thanks for applying! Do you "
+                            "have the right to work in the UK?",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "experience",
+                        "ask",
+                        {
+                            **ASK,
+                            "expect": "years",
+                            "field": "experience",
+                            "pass": {"op": ">=", "value": 1},
+                            "question": "How many years of experience do you have?",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "notice",
+                        "ask",
+                        {
+                            **ASK,
+                            "expect": "weeks",
+                            "field": "notice",
+                            "pass": {"op": "<=", "value": 8},
+                            "question": "And what is your notice period?",
+                            "next": "book",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "reject",
+                        "send_message",
+                        {
+                            "channel": "auto",
+                            "template": "Thank you for applying, {contact.first_name}. We can't "
+                            "take your application further right now, but we wish you the very "
+                            "best.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    ("rejected", "end", {"outcome": "dropped"}, AUTO, None),
+                ],
+            ),
+            (
+                "Interview",
+                LoopStage.ACQUIRE,
+                [
+                    (
+                        "book",
+                        "send_message",
+                        {
+                            "channel": "auto",
+                            "template": "Great news, {contact.first_name}: you're through to an "
+                            "interview. Pick a time here: https://baton.example/book/interview",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "interview",
+                        "handoff",
+                        {
+                            "team": "sales",
+                            "priority": "normal",
+                            "trigger": "qualification",
+                            "reason": "Screened applicant: visa {answers.visa}, "
+                            "{answers.experience} years' experience, {answers.notice} weeks' "
+                            "notice",
+                        },
+                        HUMAN,
+                        "sales",
+                    ),
+                    ("done", "end", {"outcome": "completed"}, AUTO, None),
+                ],
+            ),
+        ],
+    ),
     (
         "Trial onboarding",
         "trial-onboarding",
         "trial_started",
-        [("Kick-off", LoopStage.ONBOARD), ("Activation", LoopStage.ADOPT)],
+        "Welcome a trial, watch for activation, and call the ones who stall.",
+        [
+            (
+                "Kick-off",
+                LoopStage.ONBOARD,
+                [
+                    (
+                        "welcome",
+                        "send_message",
+                        {
+                            "channel": "email",
+                            "subject": "Welcome to your trial, {contact.first_name}",
+                            "template": "Hi {contact.first_name}, welcome aboard! The quickest "
+                            "way in is to connect your first data source: it takes two minutes.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "wait_activation",
+                        "wait",
+                        {
+                            "until": "activated",
+                            "minutes": 3 * 24 * 60,
+                            "on_event": "tips",
+                            "on_timeout": "setup_call",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "setup_call",
+                        "handoff",
+                        {
+                            "team": "success",
+                            "priority": "normal",
+                            "trigger": "stage",
+                            "reason": "Trial not activated after 3 days: offer "
+                            "{contact.first_name} a set-up call",
+                            "sla_minutes": 240,
+                            "next": "tips",
+                        },
+                        HYBRID,
+                        "success",
+                    ),
+                ],
+            ),
+            (
+                "Adoption",
+                LoopStage.ADOPT,
+                [
+                    (
+                        "tips",
+                        "send_message",
+                        {
+                            "channel": "email",
+                            "subject": "Three things teams like yours do in week one",
+                            "template": "Hi {contact.first_name}, here are three things teams "
+                            "like yours set up in their first week.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    ("settle", "wait", {"minutes": 7 * 24 * 60}, AUTO, None),
+                    ("adopted", "end", {"outcome": "completed"}, AUTO, None),
+                ],
+            ),
+        ],
+    ),
+    (
+        "Expansion",
+        "expansion",
+        "usage_spike",
+        "A team near its seat limit is offered more; interest goes to sales.",
+        [
+            (
+                "Expansion",
+                LoopStage.EXPAND,
+                [
+                    (
+                        "offer",
+                        "send_message",
+                        {
+                            "channel": "auto",
+                            "template": "Hi {contact.first_name}, your team is using "
+                            "{properties.seats_used} of {properties.seats} seats. Would more "
+                            "help? Just reply and we'll set it up.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "wait_interest",
+                        "wait",
+                        {
+                            "until": "reply",
+                            "minutes": 5 * 24 * 60,
+                            "on_event": "sales_call",
+                            "on_timeout": "quiet",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "sales_call",
+                        "handoff",
+                        {
+                            "team": "sales",
+                            "priority": "high",
+                            "trigger": "stage",
+                            "reason": "Expansion interest: {properties.seats_used} of "
+                            "{properties.seats} seats used",
+                            "next": "expanded",
+                        },
+                        HUMAN,
+                        "sales",
+                    ),
+                    ("expanded", "end", {"outcome": "completed"}, AUTO, None),
+                    ("quiet", "end", {"outcome": "dropped"}, AUTO, None),
+                ],
+            )
+        ],
+    ),
+    (
+        "Renewal",
+        "renewal",
+        "renewal_due",
+        "Ninety days out: a heads-up, a human review, then wait for the renewal.",
+        [
+            (
+                "Renewal review",
+                LoopStage.RENEW,
+                [
+                    (
+                        "heads_up",
+                        "send_message",
+                        {
+                            "channel": "email",
+                            "subject": "Your renewal is coming up",
+                            "template": "Hi {contact.first_name}, your plan renews in "
+                            "{properties.days_to_renewal} days. Your success manager will be in "
+                            "touch to review how it's going.",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    (
+                        "review",
+                        "handoff",
+                        {
+                            "team": "success",
+                            "priority": "normal",
+                            "trigger": "stage",
+                            "reason": "Renewal in {properties.days_to_renewal} days: review with "
+                            "the customer",
+                        },
+                        HUMAN,
+                        "success",
+                    ),
+                    (
+                        "wait_renewal",
+                        "wait",
+                        {
+                            "until": "renewed",
+                            "minutes": 120 * 24 * 60,
+                            "on_event": "renewed",
+                            "on_timeout": "lapsed",
+                        },
+                        AUTO,
+                        None,
+                    ),
+                    ("renewed", "end", {"outcome": "completed"}, AUTO, None),
+                    ("lapsed", "end", {"outcome": "dropped"}, AUTO, None),
+                ],
+            )
+        ],
     ),
 ]
 
@@ -256,6 +483,42 @@ SAMPLES = [
         },
         account={"external_id": "apollo", "name": "Apollo Guidance"},
         properties={"days_to_renewal": 60, "arr": 48000},
+    ),
+    _signal(
+        "demo-ada-trial",
+        "trial_started",
+        {"external_id": "c-demo-ada", "name": "Ada Lovelace", "email": "ada@example.com"},
+        account={"external_id": "engines", "name": "Analytical Engines"},
+        properties={"plan": "team"},
+    ),
+    _signal(
+        "demo-mary-trial",
+        "trial_started",
+        {"external_id": "c-demo-mary", "name": "Mary Jackson", "email": "mary@example.com"},
+        account={"external_id": "langley", "name": "Langley Aero"},
+        properties={"plan": "business"},
+    ),
+    _signal(
+        "demo-dorothy-application",
+        "application_submitted",
+        {"external_id": "c-demo-dorothy", "name": "Dorothy Vaughan", "phone": "+447700900106"},
+        properties={"role": "Solutions engineer"},
+    ),
+    _signal(
+        "demo-hedy-usage",
+        "usage_spike",
+        {"external_id": "c-demo-hedy", "name": "Hedy Lamarr", "email": "hedy@example.com"},
+        account={"external_id": "signalcorp", "name": "Signal Corp"},
+        properties={"seats_used": 48, "seats": 50},
+    ),
+]
+# Sent after SAMPLES, so the journeys they started are waiting for them.
+FOLLOW_UPS = [
+    _signal(
+        "demo-mary-activated",
+        "activated",
+        {"external_id": "c-demo-mary"},
+        properties={"source": "first data source connected"},
     ),
 ]
 
@@ -319,38 +582,42 @@ class Command(BaseCommand):
             HandoffRule.objects.create(**{**spec, "team": teams[spec["team"]]})
 
     def _journeys(self) -> None:
-        for name, slug, signal_type, stages in JOURNEYS:
+        for name, slug, signal_type, description, stages in JOURNEYS:
             journey, created = Journey.objects.get_or_create(
-                slug=slug, defaults={"name": name, "enroll_on_signal_type": signal_type}
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "enroll_on_signal_type": signal_type,
+                    "description": description,
+                },
             )
-            if created:
-                for order, (stage_name, loop) in enumerate(stages):
-                    Stage.objects.create(
-                        journey=journey, name=stage_name, loop_stage=loop, order=order
-                    )
-                first_stage = journey.stages.order_by("order").first()
-                sales = Team.objects.get(slug="sales")
-                for order, (key, kind, config) in enumerate(STEPS.get(slug, [])):
+            if not created:
+                continue
+            order = 0
+            for position, (stage_name, loop, steps) in enumerate(stages):
+                stage = Stage.objects.create(
+                    journey=journey, name=stage_name, loop_stage=loop, order=position
+                )
+                for key, kind, config, mode, team in steps:
                     Step.objects.create(
                         journey=journey,
-                        stage=first_stage,
+                        stage=stage,
                         key=key,
                         order=order,
                         kind=kind,
                         config=config,
-                        mode="human" if kind == "handoff" else "automation",
-                        team=sales if kind == "handoff" else None,
+                        mode=mode,
+                        team=Team.objects.get(slug=team) if team else None,
                     )
-                if slug in STEPS:
-                    journey_publish(journey=journey)
+                    order += 1
+            journey_publish(journey=journey)
 
     def _samples(self) -> None:
         if Contact.objects.filter(external_id="c-demo-grace").exists():
             return
-        items = []
-        for index, raw in enumerate(SAMPLES):
-            items.append((index, {**raw}, body_hash(raw)))
-        signal_ingest_batch(api_key=None, items=items)
+        for batch in (SAMPLES, FOLLOW_UPS):
+            items = [(index, {**raw}, body_hash(raw)) for index, raw in enumerate(batch)]
+            signal_ingest_batch(api_key=None, items=items)
         # One conversation already under way: Casey took the renewal review.
         casey = get_user_model().objects.get(username="casey")
         renewal = Handoff.objects.get(contact__external_id="c-demo-margaret")

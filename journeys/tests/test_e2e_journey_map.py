@@ -1,0 +1,93 @@
+"""The journey map in a real browser: a leader opens /journeys/, picks the seeded trial
+journey, reads its stages as columns with steps marked by mode and contacts at each step, and
+changes the period; a rep gets there from the navigation bar.
+
+Real Chromium (Playwright) against uvicorn on the pytest PostgreSQL database (see
+handoffs/tests/e2e_support.py); run last with the other browser tests."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from conftest import PASSWORD
+from handoffs.tests import e2e_support as e2e
+from journeys.models import Journey
+
+SKIP_REASON = e2e.why_no_browser_run()
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or ""),
+]
+
+WAIT_MS = 15_000
+
+
+def log_in(page: Any, server: e2e.LiveServer, username: str) -> None:
+    page.goto(f"{server.url}/accounts/login/?next=/journeys/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{server.url}/journeys/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_reads_the_trial_journey_map_and_changes_the_period(
+    server: e2e.LiveServer, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    call_command("seed_demo", stdout=StringIO())
+    users = get_user_model().objects.filter(username__in=["lee", "riley"])
+    e2e.set_server_password(list(users), PASSWORD)
+    trial = Journey.objects.get(slug="trial-onboarding")
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    watch = e2e.ConsoleWatch("lee")
+    watch.attach(page, server.url)
+    try:
+        with server.log_on_failure(watch):
+            log_in(page, server, "lee")
+            card = page.locator(".journey-card", has_text="Trial onboarding")
+            expect(card.locator(".figures dd").first).to_have_text("2")  # Ada and Mary
+            e2e.screenshot(page, "e2e-journey-list")
+
+            card.click()
+            page.wait_for_url(f"{server.url}/journeys/{trial.pk}/?period=30d")
+            columns = page.locator(".stage-col")
+            expect(columns).to_have_count(2)
+            kickoff, adoption = columns.nth(0), columns.nth(1)
+            expect(kickoff.locator("h2")).to_have_text("Kick-off")
+            expect(kickoff.locator(".loop-badge")).to_have_text("Onboard")
+            expect(adoption.locator(".loop-badge")).to_have_text("Adopt")
+            # Ada waits for activation; Mary activated and moved on to Adoption.
+            expect(kickoff.locator('[data-step="wait_activation"] .here')).to_have_text("1")
+            expect(adoption.locator('[data-step="settle"] .here')).to_have_text("1")
+            expect(kickoff.locator('[data-step="setup_call"] .mode')).to_have_text("Hybrid")
+            expect(kickoff.locator('[data-step="welcome"] .mode')).to_have_text("Automation")
+            # Mary's stay in Kick-off ended: it is measured, and nobody dropped off.
+            expect(kickoff.locator(".stage-figures")).to_contain_text("1 stay")
+            expect(kickoff.locator(".stage-figures")).to_contain_text("0%")
+            e2e.screenshot(page, "e2e-journey-map")
+
+            page.click(".period .tabs a:has-text('7 days')")
+            page.wait_for_url(f"{server.url}/journeys/{trial.pk}/?period=7d")
+            expect(page.locator(".period .tabs a[aria-current]")).to_have_text("7 days")
+
+            page.fill("input[name=from]", "2026-12-02")
+            page.fill("input[name=to]", "2026-12-01")
+            page.click(".period button")
+            expect(page.locator(".period + .notice")).to_contain_text("end on or after")
+            expect(columns).to_have_count(2)  # the map still shows, on the default period
+
+            page.click("nav.nav a:has-text('Journeys')")
+            page.wait_for_url(f"{server.url}/journeys/")
+        assert e2e.csp_violations([watch]) == []
+        assert [p for p in watch.problems() if "400" not in p] == []
+    finally:
+        context.close()
