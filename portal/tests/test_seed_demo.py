@@ -1,4 +1,5 @@
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -98,3 +99,113 @@ def test_the_seeded_nurture_nudges_a_silent_lead_after_three_days():
 
     bodies = Message.objects.filter(conversation__contact__external_id="c-demo-alan")
     assert "just checking in" in bodies.order_by("-id").first().body
+
+
+def _signal(client: Any, type_: str, external_id: str, **properties: Any) -> None:
+    body = {
+        "type": type_,
+        "contact": {"external_id": external_id, "name": "Pat Doe", "email": f"{external_id}@x.io"},
+        "properties": properties,
+    }
+    assert client.post("/api/v1/signals/", body, format="json").status_code == 202
+
+
+def _reply(client: Any, external_id: str, text: str) -> None:
+    body = {
+        "contact": {"external_id": external_id},
+        "channel": "email",
+        "body": text,
+        "external_id": f"{external_id}-{text[:10]}",
+    }
+    assert client.post("/api/v1/messages/inbound/", body, format="json").status_code == 202
+
+
+def _overdue(external_id: str) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from journeys.engine import enrollments_due_sweep
+
+    Enrollment.objects.filter(contact__external_id=external_id, status="active").update(
+        due_at=timezone.now() - timedelta(seconds=1)
+    )
+    enrollments_due_sweep()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_trial_onboarding_moves_an_activated_trial_into_adoption():
+    from conftest import key_client
+
+    client = key_client(_seed()[-1])
+    _signal(client, "trial_started", "trial-1")
+    trial = Enrollment.objects.get(contact__external_id="trial-1")
+    assert (trial.stage.name, trial.step) == ("Kick-off", "wait_activation")
+
+    _signal(client, "activated", "trial-1")
+
+    trial.refresh_from_db()
+    assert (trial.stage.name, trial.step) == ("Adoption", "settle")
+    subjects = Message.objects.filter(conversation__contact__external_id="trial-1")
+    assert list(subjects.values_list("subject", flat=True)) == [
+        "Welcome to your trial, Pat",
+        "Three things teams like yours do in week one",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_trial_onboarding_calls_a_trial_that_stalls_for_three_days():
+    from conftest import key_client
+
+    client = key_client(_seed()[-1])
+    _signal(client, "trial_started", "trial-2")
+
+    _overdue("trial-2")
+
+    handoff = Handoff.objects.get(contact__external_id="trial-2")
+    assert (handoff.team.slug, handoff.trigger) == ("success", "stage")
+    assert handoff.reason.startswith("Trial not activated after 3 days")
+    assert Enrollment.objects.get(contact__external_id="trial-2").status == "paused_for_human"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_expansion_hands_interest_to_sales_and_drops_silence():
+    from conftest import key_client
+
+    client = key_client(_seed()[-1])
+    _signal(client, "usage_spike", "grow-1", seats_used=19, seats=20)
+    _signal(client, "usage_spike", "grow-2", seats_used=9, seats=10)
+    assert (
+        "using 19 of 20 seats"
+        in Message.objects.get(conversation__contact__external_id="grow-1").body
+    )
+
+    _reply(client, "grow-1", "Yes please, five more seats")
+    _overdue("grow-2")
+
+    handoff = Handoff.objects.get(contact__external_id="grow-1")
+    assert (handoff.team.slug, handoff.priority) == ("sales", "high")
+    assert Enrollment.objects.get(contact__external_id="grow-2").status == "dropped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_renewal_reviews_with_a_person_then_waits_for_the_renewal():
+    from conftest import key_client
+    from handoffs.services import handoff_claim, handoff_resolve
+
+    client = key_client(_seed()[-1])
+    _signal(client, "renewal_due", "renew-1", days_to_renewal=80, arr=30000)
+    handoff = Handoff.objects.get(contact__external_id="renew-1")
+    assert handoff.team.slug == "success"
+    casey = get_user_model().objects.get(username="casey")
+    handoff_claim(handoff_id=handoff.pk, user=casey)
+
+    handoff_resolve(
+        handoff_id=handoff.pk, user=casey, resolution="Reviewed", resume_automation=True
+    )
+    renewal = Enrollment.objects.get(contact__external_id="renew-1")
+    assert (renewal.status, renewal.step) == ("active", "wait_renewal")
+    _signal(client, "renewed", "renew-1")
+
+    renewal.refresh_from_db()
+    assert renewal.status == "completed"
