@@ -4,11 +4,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from journeys import design, rules
-from journeys.engine import journey_publish
+from journeys.choices import LIVE_ENROLLMENT_STATUSES
+from journeys.engine import journey_publish, latest_versions
 from journeys.models import (
     Account,
     Contact,
@@ -19,9 +22,14 @@ from journeys.models import (
     Stage,
     Step,
 )
-from journeys.services import handoff_rule_save
+from journeys.services import (
+    enrollment_enroll_by_hand,
+    enrollment_unenroll,
+    enrollments_migrate,
+    handoff_rule_save,
+)
 from portal.admin import TeamScopedAdmin
-from portal.errors import InvalidInput
+from portal.errors import DomainError, InvalidInput
 from portal.roles import EDIT_RULES, VIEW_RULES
 from portal.selectors import teams_with_perm
 
@@ -160,6 +168,23 @@ class JourneyAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "enroll_on_signal_type", "is_active", "live_version"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StageInline, StepInline]
+    actions = ["move_live_enrollments"]
+
+    @admin.action(description="Move live enrollments to the live version", permissions=["migrate"])
+    def move_live_enrollments(self, request: HttpRequest, queryset: QuerySet[Journey]) -> None:
+        """Enrollments already on the live version are left out rather than reported refused;
+        only the enrollments this person may see (EnrollmentAdmin's scoping) are moved."""
+        live = latest_versions(list(queryset))
+        enrollments = (
+            self.admin_site.get_model_admin(Enrollment)
+            .get_queryset(request)
+            .filter(journey__in=queryset, status__in=LIVE_ENROLLMENT_STATUSES)
+            .exclude(version__in=list(live.values()))
+        )
+        _move_to_live_versions(self, request, enrollments)
+
+    def has_migrate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("journeys.change_enrollment")
 
     @admin.display(description="Live version")
     def live_version(self, obj: Journey) -> str:
@@ -194,6 +219,43 @@ class ContactAdmin(TeamScopedAdmin):
     search_fields = ["external_id", "name", "email", "phone"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
+    actions = ["enroll_in_journey"]
+
+    @admin.action(description="Enroll in a journey…", permissions=["enroll"])
+    def enroll_in_journey(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> TemplateResponse | None:
+        """An intermediate page picks the journey; then each selected contact is enrolled."""
+        form = JourneyChoiceForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Enroll in a journey",
+                "opts": self.opts,
+                "form": form,
+                "contacts": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/journeys/contact_enroll.html", context)
+        journey = form.cleaned_data["journey"]
+        enrolled, refusals = 0, []
+        for contact in queryset:
+            try:
+                enrollment_enroll_by_hand(contact=contact, journey=journey, actor=request.user)
+            except DomainError as refusal:
+                refusals.append(refusal.detail)
+            else:
+                enrolled += 1
+        self.message_user(
+            request,
+            f"Enrolled {enrolled} contact(s) in {journey.name}; {len(refusals)} refused.",
+            level=messages.SUCCESS if enrolled else messages.WARNING,
+        )
+        _report_refusals(self, request, refusals)
+        return None
+
+    def has_enroll_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("journeys.add_enrollment")
 
 
 @admin.register(Account)
@@ -219,11 +281,195 @@ class SignalAdmin(TeamScopedAdmin):
         return False
 
 
+class JourneyChoiceForm(forms.Form):
+    journey = forms.ModelChoiceField(
+        queryset=Journey.objects.filter(is_active=True).order_by("name"),
+        help_text="Each contact starts on the journey's live version.",
+    )
+
+
+class EnrollByHandForm(forms.ModelForm):
+    """Enrolling by hand is `enrollment_enroll_by_hand` (it starts the journey and audits who
+    did it). It runs while the form validates, inside the admin's transaction, because that is
+    where its refusals can still become form errors; the saved enrollment becomes the form's
+    instance."""
+
+    actor: Any = None  # the admin user; EnrollmentAdmin.get_form binds it per request
+
+    class Meta:
+        model = Enrollment
+        fields = ["contact", "journey"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        contact, journey = data.get("contact"), data.get("journey")
+        if contact is None or journey is None:
+            return data
+        try:
+            self.instance = enrollment_enroll_by_hand(
+                contact=contact, journey=journey, actor=self.actor
+            )
+        except DomainError as refusal:
+            raise forms.ValidationError(refusal.detail) from refusal
+        return data
+
+    def validate_unique(self) -> None:
+        """The service owns "already live in this journey" (under the unique index, race-safe);
+        the model's own check would only repeat it, less clearly."""
+
+
+ENROLLMENT_DETAIL_FIELDS = [
+    "contact",
+    "journey",
+    "version",
+    "status",
+    "stage",
+    "step",
+    "stage_entered_at",
+    "due_at",
+    "waiting_for",
+    "paused_at",
+    "state",
+    "created_at",
+    "updated_at",
+]
+MAX_LISTED_REFUSALS = 20
+
+
+def _report_refusals(model_admin: admin.ModelAdmin, request: HttpRequest, lines: list[str]) -> None:
+    """One warning per distinct reason (a journey-wide refusal is said once), up to a limit."""
+    distinct = list(dict.fromkeys(lines))
+    for line in distinct[:MAX_LISTED_REFUSALS]:
+        model_admin.message_user(request, line, level=messages.WARNING)
+    if len(distinct) > MAX_LISTED_REFUSALS:
+        more = len(distinct) - MAX_LISTED_REFUSALS
+        model_admin.message_user(request, f"…and {more} more refusals.", level=messages.WARNING)
+
+
+def _move_to_live_versions(
+    model_admin: admin.ModelAdmin, request: HttpRequest, enrollments: QuerySet[Enrollment]
+) -> None:
+    """Move each enrollment to its journey's live version; say how many moved and why the
+    others could not."""
+    rows = list(enrollments.select_related("contact", "journey").order_by("pk"))
+    labels = {e.pk: f"{e.contact} in {e.journey}" for e in rows}
+    by_journey: dict[int, list[int]] = {}
+    for enrollment in rows:
+        by_journey.setdefault(enrollment.journey_id, []).append(enrollment.pk)
+    live = latest_versions(list({e.journey_id: e.journey for e in rows}.values()))
+    moved, refused = 0, {}
+    for journey_id, ids in by_journey.items():
+        version = live.get(journey_id)
+        if version is None:
+            refused.update(dict.fromkeys(ids, "its journey has no published version"))
+            continue
+        try:
+            result = enrollments_migrate(enrollment_ids=ids, version=version, actor=request.user)
+        except DomainError as refusal:
+            refused.update(dict.fromkeys(ids, refusal.detail))
+            continue
+        moved += len(result.moved)
+        refused.update(result.refused)
+    model_admin.message_user(
+        request,
+        f"Moved {moved} enrollment(s) to the live version; {len(refused)} refused.",
+        level=messages.SUCCESS if moved else messages.WARNING,
+    )
+    _report_refusals(model_admin, request, [f"{labels[pk]}: {why}" for pk, why in refused.items()])
+
+
 @admin.register(Enrollment)
 class EnrollmentAdmin(TeamScopedAdmin):
+    """Enrollments change only through the journey services: ops enroll by hand (the add form),
+    unenroll, and move enrollments to a new version (actions); an enrollment's page is
+    read-only and enrollments are never deleted (their events are the contact's history)."""
+
     team_path = "contact__handoffs__team"
-    list_display = ["contact", "journey", "stage", "status", "stage_entered_at"]
+    list_display = [
+        "contact",
+        "journey",
+        "version_number",
+        "stage",
+        "step",
+        "status",
+        "due_at",
+        "waiting_for",
+        "stage_entered_at",
+    ]
     list_filter = ["journey", "status"]
-    list_select_related = ["contact", "journey", "stage"]
-    raw_id_fields = ["contact"]
-    readonly_fields = ["status", "paused_at"]
+    list_select_related = ["contact", "journey", "stage__journey", "version"]
+    search_fields = ["contact__external_id", "contact__name", "contact__email"]
+    autocomplete_fields = ["contact"]
+    actions = ["unenroll", "move_to_live_version"]
+
+    @admin.display(description="Version", ordering="version__number")
+    def version_number(self, obj: Enrollment) -> str:
+        return f"v{obj.version.number}" if obj.version else "—"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["contact", "journey"] if obj is None else ENROLLMENT_DETAIL_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else ENROLLMENT_DETAIL_FIELDS
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is not None:
+            return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, form=EnrollByHandForm, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "contact":  # only contacts this person may see
+            kwargs["queryset"] = self.admin_site.get_model_admin(Contact).get_queryset(request)
+        elif db_field.name == "journey":
+            kwargs["queryset"] = Journey.objects.filter(is_active=True).order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Enrollment, form: Any, change: bool) -> None:
+        """Nothing to save: EnrollByHandForm's service call enrolled the contact."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Without an object this is the permission for the actions; an enrollment's own page
+        # is read-only whatever the permissions.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Unenroll selected", permissions=["change"])
+    def unenroll(
+        self, request: HttpRequest, queryset: QuerySet[Enrollment]
+    ) -> TemplateResponse | None:
+        """A confirmation page first (with an optional reason for the timeline)."""
+        queryset = queryset.select_related("contact", "journey", "stage__journey")
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Unenroll these contacts?",
+                "opts": self.opts,
+                "enrollments": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/journeys/enrollment_unenroll.html", context)
+        reason = request.POST.get("reason", "").strip()[:200]
+        unenrolled, refusals = 0, []
+        for enrollment in queryset:
+            try:
+                enrollment_unenroll(enrollment_id=enrollment.pk, actor=request.user, reason=reason)
+            except DomainError as refusal:
+                refusals.append(refusal.detail)
+            else:
+                unenrolled += 1
+        self.message_user(
+            request,
+            f"Unenrolled {unenrolled} enrollment(s); {len(refusals)} refused.",
+            level=messages.SUCCESS if unenrolled else messages.WARNING,
+        )
+        _report_refusals(self, request, refusals)
+        return None
+
+    @admin.action(description="Move to the journey's live version", permissions=["change"])
+    def move_to_live_version(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
+        _move_to_live_versions(self, request, queryset)
