@@ -214,7 +214,7 @@ class JourneyAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(TeamScopedAdmin):
-    team_path = "handoffs__team"
+    team_path = ("handoffs__team", "enrollments__journey__steps__team")
     list_display = ["external_id", "name", "email", "phone", "account", "updated_at"]
     search_fields = ["external_id", "name", "email", "phone"]
     list_select_related = ["account"]
@@ -260,14 +260,14 @@ class ContactAdmin(TeamScopedAdmin):
 
 @admin.register(Account)
 class AccountAdmin(TeamScopedAdmin):
-    team_path = "contacts__handoffs__team"
+    team_path = ("contacts__handoffs__team", "contacts__enrollments__journey__steps__team")
     list_display = ["external_id", "name", "updated_at"]
     search_fields = ["external_id", "name"]
 
 
 @admin.register(Signal)
 class SignalAdmin(TeamScopedAdmin):
-    team_path = "contact__handoffs__team"
+    team_path = ("contact__handoffs__team", "contact__enrollments__journey__steps__team")
     list_display = ["id", "type", "contact", "occurred_at", "received_at", "evaluated_at"]
     list_filter = ["type"]
     search_fields = ["idempotency_key", "contact__external_id"]
@@ -384,7 +384,7 @@ class EnrollmentAdmin(TeamScopedAdmin):
     unenroll, and move enrollments to a new version (actions); an enrollment's page is
     read-only and enrollments are never deleted (their events are the contact's history)."""
 
-    team_path = "contact__handoffs__team"
+    team_path = ("contact__handoffs__team", "journey__steps__team")
     list_display = [
         "contact",
         "journey",

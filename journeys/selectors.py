@@ -1,7 +1,8 @@
 """Reads of contacts and their journey history, narrowed to what the principal may see.
 
-A contact belongs to the teams that have handled it (its handoffs); an integration key that may
-read handoffs across every team sees every contact."""
+A contact belongs to the teams that have handled it (its handoffs) and to the teams that own a
+step of a journey it is or was in; an integration key that may read handoffs across every team
+sees every contact."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from handoffs.models import Handoff, HandoffEvent, Message
-from journeys.models import Contact, EnrollmentEvent, Signal
+from journeys.models import Contact, Enrollment, EnrollmentEvent, Signal
 from portal.errors import log_not_visible
 from portal.models import ApiKey, Team
 from portal.selectors import teams_visible_to
@@ -27,7 +28,11 @@ def contacts_visible_to(*, principal: Any) -> QuerySet[Contact]:
     if every_team and principal.is_active and not principal.teams.exists():
         return qs
     teams = teams_visible_to(principal=principal)
-    return qs.filter(Exists(Handoff.objects.filter(contact=OuterRef("pk"), team__in=teams)))
+    handled = Handoff.objects.filter(contact=OuterRef("pk"), team__in=teams)
+    in_their_journey = Enrollment.objects.filter(
+        contact=OuterRef("pk"), journey__steps__team__in=teams
+    )
+    return qs.filter(Exists(handled) | Exists(in_their_journey))
 
 
 def contact_get_for(*, principal: Any, contact_id: int) -> Contact:

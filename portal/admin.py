@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
 
@@ -18,7 +18,7 @@ class TeamScopedAdmin(admin.ModelAdmin):
     """Non-superusers see only rows of teams they may read (`team_path` leads to the team), as in
     the portal: an ops person granted one team does not read the others in admin."""
 
-    team_path = "team"
+    team_path: str | tuple[str, ...] = "team"  # several paths: a row any of them leads to
     team_codename = VIEW_INBOX
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -26,7 +26,11 @@ class TeamScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         teams = teams_with_perm(principal=request.user, codename=self.team_codename)
-        return qs.filter(**{f"{self.team_path}__in": teams}).distinct()
+        paths = (self.team_path,) if isinstance(self.team_path, str) else self.team_path
+        scope = Q()
+        for path in paths:
+            scope |= Q(**{f"{path}__in": teams})
+        return qs.filter(scope).distinct()
 
 
 class MembershipInline(admin.TabularInline):

@@ -77,3 +77,24 @@ def test_the_contact_page_hides_another_teams_history(org, client, shared):
     assert "Budget 90,000" in page
     assert SECRET not in page
     assert "three P1 tickets" not in page
+
+
+@pytest.mark.django_db
+def test_a_contact_in_a_journey_is_seen_by_the_teams_that_own_its_steps(org, client):
+    from journeys.choices import LoopStage
+    from journeys.models import Enrollment, Journey, Stage, Step
+
+    journey = Journey.objects.create(name="Onboarding", slug="onboarding")
+    stage = Stage.objects.create(journey=journey, name="Kick-off", loop_stage=LoopStage.ONBOARD)
+    Step.objects.create(
+        journey=journey, stage=stage, key="call", kind="handoff", team=org.teams["success"]
+    )
+    contact = Contact.objects.create(external_id="quiet-1", name="Quinn")
+    Enrollment.objects.create(
+        contact=contact, journey=journey, stage=stage, stage_entered_at=contact.created_at
+    )
+
+    client.force_login(org.users["casey"])  # Success
+    assert client.get(f"/contacts/{contact.pk}/").status_code == 200
+    client.force_login(org.users["riley"])  # Sales: no step of theirs, no handoff
+    assert client.get(f"/contacts/{contact.pk}/").status_code == 404
