@@ -3,6 +3,7 @@ an in-process timer for sweeps). DATABASE_URL / REDIS_URL / SECRET_KEY → the p
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
@@ -225,9 +226,48 @@ CELERY_BEAT_SCHEDULE = {
 # The in-process timer (embedded mode) runs CELERY_BEAT_SCHEDULE itself: portal/embedded.py.
 BATON_EMBEDDED_TIMER = env_bool("BATON_EMBEDDED_TIMER", default=EMBEDDED)
 
+# --- Email: the "email" outbox channel sends through Django's default mailer ---
+# Django 6.1 configures mail with MAILERS (the EMAIL_HOST-style settings are deprecated), so the
+# familiar variable names are read from the environment and mapped onto its OPTIONS here.
+_mail_backend = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if DATABASE_URL
+    else "django.core.mail.backends.filebased.EmailBackend",  # dev: read var/mail/*.log
+)
+if _mail_backend == "django.core.mail.backends.smtp.EmailBackend":
+    _use_tls = env_bool("EMAIL_USE_TLS", default=False)
+    _use_ssl = env_bool("EMAIL_USE_SSL", default=False)
+    if _use_tls and _use_ssl:
+        raise ImproperlyConfigured("set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL")
+    _mail_options: dict[str, object] = {
+        "host": env_str("EMAIL_HOST", "localhost"),
+        "port": env_int("EMAIL_PORT", 465 if _use_ssl else 587 if _use_tls else 25, minimum=1),
+        "username": env_str("EMAIL_HOST_USER"),
+        "password": env_str("EMAIL_HOST_PASSWORD"),
+        "use_tls": _use_tls,
+        "use_ssl": _use_ssl,
+        # A hung server must not hold a worker: connecting and every command time out.
+        "timeout": env_int("EMAIL_TIMEOUT", 20, minimum=1),
+    }
+elif _mail_backend == "django.core.mail.backends.filebased.EmailBackend":
+    # The backend creates the directory when it is first used.
+    _mail_options = {"file_path": env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))}
+else:
+    _mail_options = {}
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
+
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Baton <baton@localhost>")
+_from_address = parseaddr(DEFAULT_FROM_EMAIL)[1]
+if "@" not in _from_address:
+    raise ImproperlyConfigured(f"DEFAULT_FROM_EMAIL needs an address, got {DEFAULT_FROM_EMAIL!r}")
+BATON_EMAIL_DOMAIN = env_str("BATON_EMAIL_DOMAIN", _from_address.rpartition("@")[2])
+BATON_EMAIL_DEFAULT_SUBJECT = env_str("BATON_EMAIL_DEFAULT_SUBJECT", "A message from Baton")
+BATON_EMAIL_REPLY_TO = env_list("BATON_EMAIL_REPLY_TO", [])
+
 # --- Channels out: which backend delivers each outbox channel ---
 BATON_CHANNEL_BACKENDS = {
-    "email": env_str("BATON_EMAIL_BACKEND", "handoffs.channels.LocalBackend"),
+    "email": env_str("BATON_EMAIL_BACKEND", "handoffs.channels.EmailBackend"),
     "sms": env_str("BATON_SMS_BACKEND", "handoffs.channels.LocalBackend"),
     "whatsapp": env_str("BATON_WHATSAPP_BACKEND", "handoffs.channels.LocalBackend"),
     "chat": env_str("BATON_CHAT_BACKEND", "handoffs.channels.LocalBackend"),

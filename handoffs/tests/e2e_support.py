@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_SECONDS = 30.0
+MAIL_DIR = ARTIFACTS / "e2e-mail"  # the live server's email, one file per connection
 
 
 def why_no_browser_run() -> str | None:
@@ -109,6 +110,10 @@ class LiveServer:
             "REDIS_URL": self.redis_url,
             "SECRET_KEY": "e2e",
             "BATON_CELERY_EAGER": "true",  # replies deliver in the request: no worker needed
+            # Email is written to files here; the SMTP path has its own tests against a real
+            # local SMTP server (handoffs/tests/test_email_channel.py).
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(MAIL_DIR),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
         }

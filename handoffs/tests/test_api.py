@@ -238,7 +238,7 @@ def test_a_reply_is_signed_the_first_time_and_sent_through_the_outbox(
     entry = OutboxEntry.objects.get(message_id=message["id"])
     assert (entry.status, entry.backend, entry.attempts, entry.to_address) == (
         "sent",
-        "local",
+        "email",
         1,
         "c-1001@example.com",
     )

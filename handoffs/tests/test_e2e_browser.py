@@ -139,7 +139,9 @@ def test_a_high_value_signal_reaches_both_reps_live_and_the_claimed_reply_goes_o
         message.get_by_text("— Riley Reed, Sales team").wait_for()
         assert "When suits you for a call?" in message.inner_text()
         message.locator(".delivery", has_text="Sent").wait_for(timeout=LIVE_MS)
-        assert message.locator(".delivery").inner_text() == "Sent via local"
+        assert message.locator(".delivery").inner_text() == "Sent via email"
+        mail = "".join(p.read_text() for p in e2e.MAIL_DIR.glob("*.log"))
+        assert "When suits you for a call?" in mail and "Riley Reed via Baton" in mail
         assert riley.page.locator("#reply-body").input_value() == ""
         # The delivery also reaches the page over the live socket (outbox poke / reply event),
         # not only in the answer to the POST (eager delivery happens before that answer).

@@ -361,7 +361,7 @@ def test_a_reply_returns_the_workspace_with_the_signed_message(
     assert ada.first_responded_at is not None
     # The delivery (eager, after commit) shows on the page as sent.
     page = client.get(f"/handoffs/{ada.pk}/").content.decode()
-    assert re.search(r'class="delivery delivery-sent"[^>]*>Sent via local<', page)
+    assert re.search(r'class="delivery delivery-sent"[^>]*>Sent via email<', page)
     # Second reply: signed once only.
     second = htmx(client, f"/handoffs/{ada.pk}/reply/", {"body": "Following up."})
     assert "Following up.</p>" in second.content.decode()

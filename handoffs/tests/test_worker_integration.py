@@ -99,6 +99,9 @@ def worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Worker]:
         "SECRET_KEY": "test",
         "DATABASE_URL": database_url_for(connection.settings_dict),
         "PYTHONUNBUFFERED": "1",
+        # The local backend logs each send, which these tests count; email over SMTP has its
+        # own tests against a real local SMTP server (test_email_channel.py).
+        "BATON_EMAIL_BACKEND": "handoffs.channels.LocalBackend",
     }
     env.pop("BATON_CELERY_EAGER", None)
     env.pop("CELERY_BROKER_URL", None)

@@ -159,7 +159,9 @@ def test_the_period_bounds_the_figures(journey):
 @pytest.mark.django_db
 def test_contacts_on_an_older_version_are_reported(journey):
     enroll(journey, 2, step="wait")  # on v1
-    Step.objects.filter(journey=journey, key="welcome").update(config={"channel": "email", "template": "Hi!"})
+    Step.objects.filter(journey=journey, key="welcome").update(
+        config={"channel": "email", "template": "Hi!"}
+    )
     journey_publish(journey=journey)  # v2, without any change to where they are
     Step.objects.filter(journey=journey, key="tips").update(key="tricks")
     journey_publish(journey=journey)  # v3
