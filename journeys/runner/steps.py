@@ -1,105 +1,29 @@
-"""The journey step machine: given a definition, a state and an event, say what happens next.
-
-`advance` is pure (no Django, no ORM, no clock of its own): the service layer locks the
-enrollment, calls it, and applies the returned `Outcome` (outbox messages, handoffs, field
-updates, stage changes, the next due time) in one transaction. Keeping the decisions here makes
-every journey behaviour testable as a table of (state, event) → actions, and lets a replay run
-the same code. The contract is docs/journeys.md, "The runner".
-
-Two promises shape the code:
-
-- It never raises. A broken definition or an impossible state becomes a `raise_handoff` to a
-  person ("a broken automation goes to a human, never silence"), not an exception in a worker.
-- An event that does not apply (a reply during a plain timed wait, anything while paused for a
-  human) changes nothing: same state, no actions, same due time. The state therefore carries its
-  own `due_at` (ISO 8601) and `status` next to the documented step/answers/asked/retried keys,
-  because the runner cannot otherwise know when the current wait was due.
+"""Running steps: `_Run` enters steps until one waits, the journey ends or it loops, reads
+replies at a waiting ask, and hands the contact to a person when anything is wrong.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from journeys.answers import parse_answer
 from journeys.rules import JOURNEY_PATHS, condition_matches, format_value, template_render
-
-ActionKind = Literal["send", "raise_handoff", "set_fields", "set_stage", "log"]
-Status = Literal["active", "paused_for_human", "completed", "dropped"]
-
-DISCLOSURE = "\n\n— Baton assistant (automated message)"
-DEFAULT_RETRY_PROMPT = "Sorry, I didn't catch that. {question}"
-STEP_BUDGET = 100  # steps entered in one call before the loop guard hands over to a person
-MAX_WAIT_MINUTES = 10 * 366 * 24 * 60  # longer waits are clamped so date arithmetic cannot fail
-END_OUTCOMES = frozenset({"completed", "dropped"})
-
-
-@dataclass(frozen=True)
-class Action:
-    """One thing the service layer must do, in order."""
-
-    kind: ActionKind
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: dict[str, Any]
-    actions: list[Action]
-    status: Status
-    due_at: datetime | None
-    waiting_for: str | None
-
-
-@dataclass
-class _Definition:
-    """The definition's steps, indexed; tolerant of malformed entries (they are skipped)."""
-
-    steps: dict[str, Mapping[str, Any]]
-    order: list[str]
-    start: str | None
-
-    @classmethod
-    def read(cls, definition: Mapping[str, Any]) -> _Definition:
-        raw = definition.get("steps") if isinstance(definition, Mapping) else None
-        steps: dict[str, Mapping[str, Any]] = {}
-        order: list[str] = []
-        for step in raw if isinstance(raw, list) else []:
-            if isinstance(step, Mapping) and isinstance(step.get("key"), str):
-                if step["key"] not in steps:
-                    order.append(step["key"])
-                steps.setdefault(step["key"], step)
-        start = definition.get("start") if isinstance(definition, Mapping) else None
-        if not isinstance(start, str) or not start:
-            start = order[0] if order else None
-        return cls(steps, order, start)
-
-    def following(self, key: str) -> str | None:
-        """The step after `key` in `steps` order; None past the last one (journey completed)."""
-        index = self.order.index(key) if key in self.order else len(self.order)
-        return self.order[index + 1] if index + 1 < len(self.order) else None
-
-
-def _config(step: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    config = step.get("config") if step else None
-    return config if isinstance(config, Mapping) else {}
-
-
-def _target(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _minutes(value: object) -> timedelta | None:
-    """A wait length from config: a positive number of minutes, else None (no timer)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        return None
-    return timedelta(minutes=min(value, MAX_WAIT_MINUTES))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+from journeys.runner.definition import (
+    DEFAULT_RETRY_PROMPT,
+    DISCLOSURE,
+    STEP_BUDGET,
+    Action,
+    Outcome,
+    Status,
+    _config,
+    _Definition,
+    _minutes,
+    _target,
+    _text,
+)
 
 
 @dataclass
@@ -340,128 +264,3 @@ class _Run:
         if passed:
             return self.run_from(self.next_of(key, config.get("next")))
         return self.run_from(self.next_of(key, config.get("on_fail"), config.get("next")))
-
-
-def _parse_due(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _derived_status(state: Mapping[str, Any], step: Mapping[str, Any] | None) -> Status:
-    status = state.get("status")
-    if status in ("active", "paused_for_human", "completed", "dropped"):
-        return status
-    if state.get("step") is None:
-        return "completed"
-    return "paused_for_human" if step is not None and step.get("kind") == "handoff" else "active"
-
-
-def _unchanged(state: Mapping[str, Any], step: Mapping[str, Any] | None, now: datetime) -> Outcome:
-    """The Outcome of an event that does not apply: nothing happens, the timer stays as it was."""
-    status = _derived_status(state, step)
-    kind = step.get("kind") if step else None
-    config = _config(step)
-    waiting_for: str | None = None
-    due_at: datetime | None = None
-    if status == "active" and kind == "ask":
-        waiting_for = "reply"
-        length = _minutes(config.get("timeout_minutes"))
-    elif status == "active" and kind == "wait":
-        waiting_for = _target(config.get("until"))
-        length = _minutes(config.get("minutes"))
-    else:
-        length = None
-    if length:
-        # A state written by this runner carries its due time; one without it restarts the timer
-        # rather than losing it (a late nudge beats a journey that never wakes).
-        due_at = _parse_due(state["due_at"]) if "due_at" in state else now + length
-    answers = state.get("answers")
-    new_state = {
-        "step": state.get("step"),
-        "answers": dict(answers) if isinstance(answers, Mapping) else {},
-        "asked": bool(state.get("asked", False)),
-        "retried": bool(state.get("retried", False)),
-        "due_at": due_at.isoformat() if due_at else None,
-        "status": status,
-    }
-    return Outcome(new_state, [], status, due_at, waiting_for)
-
-
-def advance(
-    definition: Mapping[str, Any],
-    state: Mapping[str, Any] | None,
-    event: Mapping[str, Any],
-    now: datetime,
-    context: Mapping[str, Any] | None = None,
-) -> Outcome:
-    """Move an enrollment on by one event; see docs/journeys.md, "The runner".
-
-    `context` is the journey document without answers (contact, account, properties, journey);
-    the state's answers are merged in for templates and conditions. It is optional so callers
-    following the four-argument form in docs/journeys.md still work (templates then show "—").
-    Never raises: anything that would is handed to a person through the fail-safe handoff.
-    """
-    spec = _Definition.read(definition if isinstance(definition, Mapping) else {})
-    raw_answers = state.get("answers") if isinstance(state, Mapping) else None
-    answers = dict(raw_answers) if isinstance(raw_answers, Mapping) else {}
-    doc = dict(context) if isinstance(context, Mapping) else {}
-    doc["answers"] = answers  # the same dict: answers stored during this call are visible
-    run = _Run(spec, now, answers, doc)
-    key = state.get("step") if isinstance(state, Mapping) else None
-    try:
-        return _dispatch(run, spec, state, event if isinstance(event, Mapping) else {})
-    except Exception as error:  # the fail-safe: a broken journey goes to a person
-        run.actions = []
-        name = type(error).__name__
-        where = run.current or (key if isinstance(key, str) else spec.start)
-        reason = f"Journey failed at step {where} ({name}); a person should check it"
-        return run.failsafe(where, reason)
-
-
-def _dispatch(
-    run: _Run, spec: _Definition, state: Mapping[str, Any] | None, event: Mapping[str, Any]
-) -> Outcome:
-    kind = event.get("kind")
-    if not isinstance(state, Mapping):
-        # Not started yet: whatever the event, the journey starts (a stray event must not
-        # leave an enrollment without a state).
-        return run.run_from(spec.start)
-    key = state.get("step")
-    step = spec.steps.get(key) if isinstance(key, str) else None
-    status = _derived_status(state, step)
-    if status in ("completed", "dropped"):
-        return _unchanged(state, step, run.now)
-    if status == "paused_for_human":
-        if kind != "resumed":
-            return _unchanged(state, step, run.now)
-        run.log(key, "resumed", f"Automation resumed by a person at step {key}")
-        if step is not None and step.get("kind") == "handoff":
-            return run.run_from(run.next_of(key, _config(step).get("next")))
-        return run.run_from(key)  # after a fail-safe: try the step again
-    if step is None:
-        return run.failsafe(key, f"Journey step {key} does not exist; a person should check it")
-    config = _config(step)
-    retried = bool(state.get("retried", False))
-    if step.get("kind") == "ask":
-        if kind == "reply":
-            return run.read_reply(key, config, _text(event.get("text")), retried)
-        if kind == "due" and _minutes(config.get("timeout_minutes")):
-            run.log(key, "timeout", f"No answer at step {key} by the due time")
-            targets = (config.get("on_timeout"), config.get("on_fail"), config.get("next"))
-            return run.run_from(run.next_of(key, *targets))
-    elif step.get("kind") == "wait":
-        until = _target(config.get("until"))
-        if kind == "due" and _minutes(config.get("minutes")):
-            run.log(key, "timeout", f"The wait at step {key} is over")
-            return run.run_from(run.next_of(key, config.get("on_timeout"), config.get("next")))
-        replied = kind == "reply" and until == "reply"
-        signalled = kind == "signal" and until not in (None, "reply") and event.get("type") == until
-        if replied or signalled:
-            what = "A reply" if replied else f"Signal {until}"
-            run.log(key, "event", f"{what} arrived at step {key}")
-            return run.run_from(run.next_of(key, config.get("on_event"), config.get("next")))
-    return _unchanged(state, step, run.now)

@@ -1,74 +1,26 @@
-"""The safe condition language and reason templates for handoff rules.
+"""Conditions: the all/any/not trees of path/op/value leaves, validated on save, evaluated and
+explained for every signal.
 
-Ops staff write rules as data (JSON), never as code, so this module is the only thing that
-decides what a rule means. It is pure Python on purpose: no Django, no ORM, no eval/exec and no
-regular expressions built from user input, so a rule can never run code, hit the database or
-hang the worker. Validation (``condition_errors``/``template_errors``) runs when a rule is saved
-and never raises; evaluation (``condition_matches``/``template_render``) runs for every signal
-and never raises either, because one odd signal must not stop the pipeline. See docs/rules.md.
-Journey templates and branch conditions use the same language over a different document, so
-validation takes the set of allowed paths (``SIGNAL_PATHS`` by default, ``JOURNEY_PATHS``).
+The operators and their wording live here; the paths a leaf may name come from `paths`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-CONTACT_FIELDS = ("external_id", "email", "phone", "name", "timezone")
-ACCOUNT_FIELDS = ("external_id", "name")
-KNOWN_PATHS_HELP = (
-    "type, occurred_at, properties.*, contact.{external_id,email,phone,name,timezone}, "
-    "account.{external_id,name}"
-)
-JOURNEY_CONTACT_FIELDS = ("external_id", "name", "first_name", "email", "phone", "timezone")
-JOURNEY_PATHS_HELP = (
-    "contact.{external_id,name,first_name,email,phone,timezone}, account.{external_id,name}, "
-    "answers.*, properties.*, journey.name"
-)
-
-
-@dataclass(frozen=True)
-class PathRules:
-    """Which paths a document offers, so one validator serves signals and journeys alike.
-
-    `exact` are whole paths (``contact.email``); `free_roots` are roots whose keys are whatever
-    the data holds (``properties`` allows ``properties.<anything non-empty>``); `help` is the
-    list shown when a path is refused.
-    """
-
-    exact: frozenset[str]
-    free_roots: frozenset[str]
-    help: str
-
-
-SIGNAL_PATHS = PathRules(
-    exact=frozenset(
-        (
-            "type",
-            "occurred_at",
-            *(f"contact.{field}" for field in CONTACT_FIELDS),
-            *(f"account.{field}" for field in ACCOUNT_FIELDS),
-        )
-    ),
-    free_roots=frozenset({"properties"}),
-    help=KNOWN_PATHS_HELP,
-)
-JOURNEY_PATHS = PathRules(
-    exact=frozenset(
-        (
-            "journey.name",
-            *(f"contact.{field}" for field in JOURNEY_CONTACT_FIELDS),
-            *(f"account.{field}" for field in ACCOUNT_FIELDS),
-        )
-    ),
-    free_roots=frozenset({"answers", "properties"}),
-    help=JOURNEY_PATHS_HELP,
+from journeys.rules.paths import (
+    MAX_STRING,
+    SIGNAL_PATHS,
+    PathRules,
+    _compact,
+    _path_error,
+    _type_name,
+    format_value,
+    path_get,
 )
 
 OPERATORS: dict[str, str] = {
@@ -87,11 +39,11 @@ OPERATORS: dict[str, str] = {
     "exists": "value true: the value is present; value false: it is missing",
 }
 
+
 MAX_DEPTH = 16
 MAX_NODES = 200
 MAX_LIST_ITEMS = 500
-MAX_STRING = 1000
-MAX_TEMPLATE = 500
+
 
 _STRING_OPS = ("contains", "icontains", "starts_with", "ends_with")
 # op -> (evidence wording when it held, wording when a `not` made it fail)
@@ -115,69 +67,11 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 
 
-_TYPE_NAMES = (
-    (bool, "true/false"),
-    (int | float, "number"),
-    (str, "text"),
-    (list | tuple, "list"),
-    (Mapping, "object"),
-)
-
-
-def _type_name(value: object) -> str:
-    """Name a value's type in JSON terms, because ops staff think in JSON, not Python."""
-    if value is None:
-        return "null"
-    kinds = (name for kind, name in _TYPE_NAMES if isinstance(value, kind))
-    return next(kinds, type(value).__name__)
-
-
 def _is_number(value: object) -> bool:
     """True for finite int/float; bools are excluded so `true` never passes for 1."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return isinstance(value, int) or math.isfinite(value)
-
-
-def _path_error(path: object, paths: PathRules = SIGNAL_PATHS) -> str | None:
-    """Return why `path` is not allowed by `paths`, or None when it is fine."""
-    if not isinstance(path, str):
-        return f"path must be text, got {_type_name(path)}"
-    if len(path) > MAX_STRING:
-        return f"path is too long ({len(path)} characters; max {MAX_STRING})"
-    if path in paths.exact:
-        return None
-    head, _, rest = path.partition(".")
-    if head in paths.free_roots and rest:
-        if "" in rest.split("."):
-            return f"path {path!r} has an empty segment"
-        return None
-    return f"unknown path {path!r} (known: {paths.help})"
-
-
-def path_get(doc: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    """Look up a dotted path; (found, value). Never raises, since signal documents are untrusted.
-
-    Numeric segments index into lists, so `properties.items.0.sku` reads the first item's sku.
-    An explicit null is returned as (True, None); callers treat null like a missing value.
-    """
-    current: Any = doc
-    for segment in path.split("."):
-        if isinstance(current, Mapping):
-            if segment not in current:
-                return False, None
-            current = current[segment]
-        elif (
-            isinstance(current, list | tuple)
-            and segment.isascii()
-            and segment.isdigit()
-            and len(segment) < 10
-            and int(segment) < len(current)
-        ):
-            current = current[int(segment)]
-        else:
-            return False, None
-    return True, current
 
 
 def _to_number(value: object) -> int | float | None:
@@ -195,39 +89,6 @@ def _to_number(value: object) -> int | float | None:
         return None
     number = float(text)
     return number if math.isfinite(number) else None
-
-
-def format_value(value: Any) -> str:
-    """Render a value for humans: thousands separators, yes/no, and an em dash for nothing."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        try:
-            return f"{value:,}"
-        except ValueError:  # beyond Python's int-to-text digit limit
-            return "…"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        text = f"{value:,.2f}".rstrip("0").rstrip(".")
-        return "0" if text == "-0" else text
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple):
-        return ", ".join(_compact(item) for item in value)
-    return _compact(value)
-
-
-def _compact(value: Any) -> str:
-    """Scalars via format_value, containers as short JSON; never raises on odd or deep data."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return format_value(value)
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
-    except (TypeError, ValueError, RecursionError):
-        return "…"
 
 
 def _scalar_error(value: object, where: str) -> str | None:
@@ -411,70 +272,3 @@ def _explain(node: Mapping[str, Any], doc: Mapping[str, Any], negated: bool) -> 
         return [f"{path} = {_compact(actual)}"]
     symbol = _WORDING[op][negated]
     return [f"{path} = {_compact(actual)} {symbol} {format_value(expected)}"]
-
-
-def _parse_template(
-    template: str, paths: PathRules = SIGNAL_PATHS
-) -> tuple[list[tuple[bool, str]], list[str]]:
-    """Split a template into (is_path, text) parts plus errors; bad parts stay literal text."""
-    parts: list[tuple[bool, str]] = []
-    errors: list[str] = []
-    i = 0
-    while i < len(template):
-        char = template[i]
-        if char not in "{}" or template[i : i + 2] in ("{{", "}}"):
-            parts.append((False, char))
-            i += 2 if char in "{}" else 1
-            continue
-        close = template.find("}", i) if char == "{" else -1
-        inner, end = template[i + 1 : close], close + 1
-        if char == "}":
-            problem, end = "unmatched '}' (write '}}' for a literal brace)", i + 1
-        elif close < 0 or "{" in inner:
-            problem, end = "unclosed '{' (write '{{' for a literal brace)", i + 1
-        elif not inner:
-            problem = "empty placeholder {} (name a path, e.g. {properties.budget})"
-        elif ":" in inner or "!" in inner:
-            problem = f"{{{inner}}} has a format spec or conversion; write just {{path}}"
-        else:
-            problem = _path_error(inner, paths)
-        if problem:
-            errors.append(f"template (position {i}): {problem}")
-        parts.append((False, template[i:end]) if problem else (True, inner))
-        i = end
-    return parts, errors
-
-
-def template_paths(template: str, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:
-    """The valid placeholders a template names, in order (e.g. to check `answers.*` exist)."""
-    parts, _ = _parse_template(template, paths)
-    return [text for is_path, text in parts if is_path]
-
-
-def template_errors(template: object, *, paths: PathRules = SIGNAL_PATHS) -> list[str]:
-    """Every problem with a template; [] when valid. Never raises. `paths`: see condition_errors."""
-    if not isinstance(template, str):
-        return [f"template: must be text, got {_type_name(template)}"]
-    if len(template) > MAX_TEMPLATE:
-        return [f"template: too long ({len(template)} characters; max {MAX_TEMPLATE})"]
-    return _parse_template(template, paths)[1]
-
-
-def template_render(
-    template: str, doc: Mapping[str, Any], *, paths: PathRules = SIGNAL_PATHS
-) -> str:
-    """Fill placeholders from the document; missing values show as "—".
-
-    Never raises: an invalid template renders its bad placeholders verbatim, because a reason
-    with a typo is better than a handoff that never gets raised. Pass the `paths` the template
-    was validated with (JOURNEY_PATHS for journey messages), or `{answers.x}` stays verbatim.
-    """
-    parts, _ = _parse_template(template, paths)
-    rendered = []
-    for is_path, text in parts:
-        if is_path:
-            found, value = path_get(doc, text)
-            rendered.append(format_value(value) if found else "—")
-        else:
-            rendered.append(text)
-    return "".join(rendered)
