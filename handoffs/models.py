@@ -57,7 +57,7 @@ class Handoff(models.Model):
     class Meta:
         constraints = [
             # Race-safe "attach as evidence": two signals racing to raise the same handoff hit
-            # this index; the loser attaches to the winner (handoffs/services.py).
+            # this index; the loser attaches to the winner (handoffs/services/).
             models.UniqueConstraint(
                 fields=["contact", "trigger"],
                 condition=Q(status__in=ACTIVE_STATUSES),

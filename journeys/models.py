@@ -88,7 +88,7 @@ class Signal(models.Model):
 
 
 class HandoffRule(models.Model):
-    """When a signal of `signal_type` matches `condition` (journeys/rules.py), raise a handoff."""
+    """When a signal of `signal_type` matches `condition` (journeys/rules/), raise a handoff."""
 
     name = models.CharField(max_length=100)
     signal_type = models.CharField(max_length=64, db_index=True)

@@ -2,7 +2,7 @@
 
 A definition is data edited in admin (docs/journeys.md); publishing one that the runner would
 choke on strands every contact enrolled in it, so every problem is found here, on save, each
-message naming the step (or stage) and the setting. Pure Python like journeys/rules.py: no
+message naming the step (or stage) and the setting. Pure Python like journeys/rules/: no
 Django, no ORM, and `definition_errors` never raises, whatever JSON it is handed.
 
 The package: `schema` (what a definition may say, shared helpers), `definition` (its

@@ -113,7 +113,7 @@ _STAGE_KEYS = ("key", "name", "loop_stage", "id")  # id: the Stage row, when pub
 _STEP_KEYS = ("key", "stage", "kind", "mode", "team", "config")
 _NUMBERS_ONLY = (">", ">=", "<", "<=")
 _TEXT_ONLY = ("contains", "icontains", "starts_with", "ends_with")
-# Which pass tests make sense for each kind of parsed answer (journeys/answers.py).
+# Which pass tests make sense for each kind of parsed answer (journeys/answers/).
 _EXPECT_OPS = {
     "yes_no": ("==", "!=", "exists"),
     **dict.fromkeys(
