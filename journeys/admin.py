@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -16,6 +17,7 @@ from journeys.models import (
     Account,
     Contact,
     Enrollment,
+    ExchangeRate,
     HandoffRule,
     Journey,
     Signal,
@@ -210,6 +212,18 @@ class JourneyAdmin(admin.ModelAdmin):
             self.message_user(request, f"Published as v{version.number}.", level=messages.SUCCESS)
         else:
             self.message_user(request, f"No change to the steps: v{version.number} stays live.")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """The rates currency-aware rules convert with (docs/rules.md, "Money")."""
+
+    list_display = ["currency", "rate", "base", "updated_at"]
+    search_fields = ["currency"]
+
+    @admin.display(description="Base currency")
+    def base(self, obj: ExchangeRate) -> str:
+        return settings.BATON_BASE_CURRENCY
 
 
 @admin.register(Contact)

@@ -20,6 +20,7 @@ from journeys import rules
 from journeys.choices import EnrollmentStatus
 from journeys.engine import enrollment_advance, enrollments_begin, latest_versions
 from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, Signal
+from journeys.selectors import exchange_rates
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
 from portal.models import ApiKey
@@ -214,14 +215,18 @@ def _bulk_upsert(model: type[Any], rows: dict[str, dict[str, Any]]) -> dict[str,
     return out
 
 
-def signal_document(item_data: Mapping[str, Any], occurred_at: Any) -> dict[str, Any]:
-    """What rule conditions and reason templates see (docs/rules.md)."""
+def signal_document(
+    item_data: Mapping[str, Any], occurred_at: Any, rates: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """What rule conditions and reason templates see (docs/rules.md); `rates` are the exchange
+    rates currency-aware conditions convert with (not a path rules can name)."""
     return {
         "type": item_data["type"],
         "occurred_at": iso(occurred_at),
         "properties": item_data.get("properties") or {},
         "contact": dict(item_data["contact"]),
         "account": dict(item_data.get("account") or {}),
+        rules.RATES_KEY: rates or {},
     }
 
 
@@ -254,10 +259,12 @@ def _evaluate(items: list[_Item]) -> None:
             enrollments=started,
             properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
         )
+    money = [rule.condition for rule in active_rules] + [j.enroll_condition for j in journeys]
+    rates = exchange_rates() if any(map(rules.condition_uses_currency, money)) else None
     for item in items:
         signal = item.signal
         assert signal is not None and item.contact is not None
-        doc = signal_document(item.data, signal.occurred_at)
+        doc = signal_document(item.data, signal.occurred_at, rates)
         for rule in active_rules:
             if rule.signal_type != signal.type or not rules.condition_matches(rule.condition, doc):
                 continue
@@ -269,7 +276,8 @@ def _enrolls(journey: Journey, item: _Item) -> bool:
     if not journey.enroll_condition:
         return True
     assert item.signal is not None
-    doc = signal_document(item.data, item.signal.occurred_at)
+    money = rules.condition_uses_currency(journey.enroll_condition)
+    doc = signal_document(item.data, item.signal.occurred_at, exchange_rates() if money else None)
     return rules.condition_matches(journey.enroll_condition, doc)
 
 

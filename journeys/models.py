@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -121,6 +124,30 @@ class HandoffRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+
+class ExchangeRate(models.Model):
+    """What one unit of a currency is worth in the base currency (settings.BATON_BASE_CURRENCY),
+    so a rule written in GBP also catches a budget sent in USD (docs/rules.md)."""
+
+    currency = models.CharField(
+        max_length=3,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z]{3}$", "A three-letter code in capitals, e.g. USD.")],
+    )
+    rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        validators=[MinValueValidator(Decimal("0.00000001"))],
+        help_text="Value of 1 unit of this currency in the base currency.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate.normalize()} {settings.BATON_BASE_CURRENCY}"
 
 
 class Journey(models.Model):

@@ -11,15 +11,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from handoffs.models import Handoff, HandoffEvent, Message
-from journeys.models import Contact, Enrollment, EnrollmentEvent, Signal
+from journeys.models import Contact, Enrollment, EnrollmentEvent, ExchangeRate, Signal
 from portal.errors import log_not_visible
 from portal.models import ApiKey, Team
 from portal.selectors import teams_visible_to
 from portal.timefmt import iso
+
+
+def exchange_rates() -> dict[str, float]:
+    """Currency → value of one unit in the base currency (which is 1), for currency-aware rules."""
+    rates = {
+        code: float(rate) for code, rate in ExchangeRate.objects.values_list("currency", "rate")
+    }
+    return {**rates, settings.BATON_BASE_CURRENCY: 1.0}
 
 
 def contacts_visible_to(*, principal: Any) -> QuerySet[Contact]:

@@ -265,6 +265,9 @@ BATON_EMAIL_DOMAIN = env_str("BATON_EMAIL_DOMAIN", _from_address.rpartition("@")
 BATON_EMAIL_DEFAULT_SUBJECT = env_str("BATON_EMAIL_DEFAULT_SUBJECT", "A message from Baton")
 BATON_EMAIL_REPLY_TO = env_list("BATON_EMAIL_REPLY_TO", [])
 
+# Money in rules is compared in this currency; ops keep the other currencies' rates in admin.
+BATON_BASE_CURRENCY = env_str("BATON_BASE_CURRENCY", "GBP").upper()
+
 # --- Channels out: which backend delivers each outbox channel ---
 BATON_CHANNEL_BACKENDS = {
     "email": env_str("BATON_EMAIL_BACKEND", "handoffs.channels.EmailBackend"),

@@ -62,6 +62,10 @@ _WORDING = {
     "ends_with": ("ends with", "does not end with"),
 }
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+# The document key where callers put exchange rates for currency-aware leaves (not a path a
+# rule can name: paths are validated against PathRules).
+RATES_KEY = "_rates"
 # Fixed patterns (never built from input): plain decimals, or decimals with thousands commas.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
@@ -157,8 +161,9 @@ def _check_node(
         return
     kind = next((key for key in ("all", "any", "not") if key in node), None)
     expected = (kind,) if kind else ("path", "op", "value")
+    allowed = expected if kind else (*expected, "currency")
     missing = [repr(key) for key in expected if key not in node]
-    extra = next((repr(key)[:50] for key in node if key not in expected), None)
+    extra = next((repr(key)[:50] for key in node if key not in allowed), None)
     if missing or extra:
         problem = f"missing {', '.join(missing)}" if missing else f"unexpected key {extra}"
         errors.append(f"{where}: {problem} (use all/any/not or path/op/value)")
@@ -187,6 +192,49 @@ def _check_node(
             errors.append(f"{where}.op: unknown operator {shown} (known: {known})")
         elif value_problem := _value_error(op, node["value"], f"{where}.value"):
             errors.append(value_problem)
+        elif "currency" in node and (problem := _currency_error(node, op)):
+            errors.append(f"{where}.currency: {problem}")
+
+
+def _currency_error(leaf: Mapping[str, Any], op: str) -> str | None:
+    currency = leaf["currency"]
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+        return f"must be a three-letter currency code such as GBP, got {_compact(currency)}"
+    if op not in (*_COMPARE, "==", "!=") or not _is_number(leaf["value"]):
+        return "only numeric comparisons (<, <=, >, >=, ==, !=) can convert currencies"
+    return None
+
+
+def condition_uses_currency(tree: object) -> bool:
+    """Whether a (valid) tree converts money, so callers load exchange rates only then."""
+    if not isinstance(tree, Mapping):
+        return False
+    if "currency" in tree:
+        return True
+    children = tree.get("all") or tree.get("any") or ([tree["not"]] if "not" in tree else [])
+    return any(condition_uses_currency(child) for child in children)
+
+
+def currency_path(amount_path: str) -> str:
+    """Where an amount's currency is read: the `currency` beside it (properties.budget →
+    properties.currency)."""
+    parent, _, _ = amount_path.rpartition(".")
+    return f"{parent}.currency" if parent else "currency"
+
+
+def _converted(leaf: Mapping[str, Any], amount: float, doc: Mapping[str, Any]) -> float | None:
+    """The amount in the leaf's currency, through the rates table the caller put in the
+    document (`RATES_KEY`: currency → value of one unit in the base currency). An amount with
+    no currency beside it is taken to be in the leaf's currency; an unknown currency → None."""
+    target = leaf["currency"]
+    found, source = path_get(doc, currency_path(leaf["path"]))
+    source = source.strip().upper() if found and isinstance(source, str) else target
+    if source == target:
+        return amount
+    rates = doc.get(RATES_KEY)
+    if not isinstance(rates, Mapping) or source not in rates or target not in rates:
+        return None
+    return amount * rates[source] / rates[target]
 
 
 def _equals(actual: Any, expected: Any) -> bool:
@@ -210,6 +258,16 @@ def _leaf_matches(leaf: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
     if missing:
         # A missing value "is not" anything, except that it is null.
         return {"==": expected is None, "!=": expected is not None, "not_in": True}.get(op, False)
+    if "currency" in leaf:
+        number = _to_number(actual)
+        number = _converted(leaf, number, doc) if number is not None else None
+        if number is None:
+            return op == "!="
+        return (
+            (number == expected) is (op == "==")
+            if op in ("==", "!=")
+            else _COMPARE[op](number, expected)
+        )
     if op in ("==", "!="):
         return _equals(actual, expected) is (op == "==")
     if op in _COMPARE:
@@ -268,7 +326,26 @@ def _explain(node: Mapping[str, Any], doc: Mapping[str, Any], negated: bool) -> 
     missing = not found or actual is None
     if op == "exists" or missing:
         return [f"{path} is missing" if missing else f"{path} is present ({_compact(actual)})"]
+    if "currency" in node:
+        return [_explain_money(node, actual, doc, negated)]
     if op == ("!=" if negated else "=="):
         return [f"{path} = {_compact(actual)}"]
     symbol = _WORDING[op][negated]
     return [f"{path} = {_compact(actual)} {symbol} {format_value(expected)}"]
+
+
+def _explain_money(
+    node: Mapping[str, Any], actual: Any, doc: Mapping[str, Any], negated: bool
+) -> str:
+    """ "properties.budget = 60,000 USD (≈ 47,400 GBP) ≥ 50,000 GBP"."""
+    target = node["currency"]
+    found, source = path_get(doc, currency_path(node["path"]))
+    source = source.strip().upper() if found and isinstance(source, str) else target
+    number = _to_number(actual)
+    converted = _converted(node, number, doc) if number is not None else None
+    shown = f"{node['path']} = {format_value(actual)} {source}"
+    if converted is None:
+        return f"{shown} (no exchange rate for {source})"
+    if source != target:
+        shown += f" (≈ {format_value(round(converted))} {target})"
+    return f"{shown} {_WORDING[node['op']][negated]} {format_value(node['value'])} {target}"

@@ -16,7 +16,7 @@ from handoffs.services import InboundMessage, handoff_claim, handoff_reply, mess
 from journeys.choices import LoopStage
 from journeys.engine import journey_publish
 from journeys.ingestion import body_hash, signal_ingest_batch
-from journeys.models import Contact, HandoffRule, Journey, Stage, Step
+from journeys.models import Contact, ExchangeRate, HandoffRule, Journey, Stage, Step
 from portal.choices import Role
 from portal.models import Team
 from portal.services import api_key_create, membership_set
@@ -50,16 +50,18 @@ OPS_PERMISSIONS = [
     ("journeys", "contact", ["view"]),
     ("journeys", "account", ["view"]),
     ("journeys", "signal", ["view"]),
+    ("journeys", "exchangerate", ["view", "add", "change", "delete"]),
     ("journeys", "enrollment", ["view", "add", "change"]),
     ("handoffs", "handoff", ["view"]),
     ("handoffs", "message", ["view"]),
     ("handoffs", "outboxentry", ["view", "change"]),
 ]
+RATES = {"USD": "0.79", "EUR": "0.86"}  # value of one unit in GBP, the demo's base currency
 RULES = [
     {
         "name": "High value",
         "signal_type": "form_submitted",
-        "condition": {"path": "properties.budget", "op": ">=", "value": 50000},
+        "condition": {"path": "properties.budget", "op": ">=", "value": 50000, "currency": "GBP"},
         "trigger": Trigger.HIGH_VALUE,
         "team": "sales",
         "offer_to_role": Role.DIRECTOR,
@@ -531,6 +533,8 @@ class Command(BaseCommand):
             teams = self._teams()
             self._people(teams)
             self._rules(teams)
+            for currency, rate in RATES.items():
+                ExchangeRate.objects.get_or_create(currency=currency, defaults={"rate": rate})
             self._journeys()
             self._samples()
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
