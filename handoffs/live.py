@@ -3,21 +3,26 @@ open, rendered with the same partials as the page itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.template.loader import render_to_string
 
 from handoffs.models import Handoff
-from handoffs.selectors import INBOX_VIEWS, handoffs_visible_to, inbox_counts, inbox_queryset
+from handoffs.selectors import (
+    INBOX_VIEWS,
+    InboxFilter,
+    handoffs_visible_to,
+    inbox_counts,
+    inbox_queryset,
+)
 from handoffs.ui import handoff_page_context, row_context
 
 
 @dataclass(frozen=True)
 class LiveView:
     page: str  # "inbox" or "handoff"
-    filter: str = "all"
-    team: str | None = None
+    inbox: InboxFilter = field(default_factory=InboxFilter)
     handoff_id: int | None = None
 
     @classmethod
@@ -27,19 +32,13 @@ class LiveView:
             view = query.get("view", "all")
             if view not in INBOX_VIEWS:
                 raise ValueError(f"unknown inbox view {view!r}")
-            return cls(page="inbox", filter=view, team=query.get("team") or None)
+            return cls(page="inbox", inbox=InboxFilter.from_query(query))
         if page == "handoff":
             return cls(page="handoff", handoff_id=int(query.get("handoff", "")))
         raise ValueError(f"unknown page {page!r}")
 
     def shows(self, handoff: Handoff, user: Any) -> bool:
-        if self.team and handoff.team.slug != self.team:
-            return False
-        if self.filter == "mine":
-            return handoff.assignee_id == user.pk
-        if self.filter == "unassigned":
-            return handoff.assignee_id is None
-        return True
+        return self.inbox.shows(handoff, user)
 
 
 def render_changes(*, user: Any, view: LiveView, changes: dict[int, str], seq: int) -> str:
@@ -84,11 +83,12 @@ def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
         else:
             parts.append(row)
     if parts:
-        counts = inbox_counts(user=user, team_slug=view.team)
+        only = view.inbox
+        counts = inbox_counts(user=user, team_slug=only.team, only=only)
         parts.append(
             render_to_string(
                 "handoffs/inbox.html#tabs",
-                {"counts": counts, "view": view.filter, "team": view.team, "oob": True},
+                {"counts": counts, "view": only.view, "filter": only, "oob": True},
             )
         )
     return "".join(parts)

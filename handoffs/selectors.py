@@ -3,8 +3,10 @@ narrowed to what the principal may see."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import (
     BooleanField,
@@ -138,12 +140,88 @@ def handoff_get_for(*, principal: Any, handoff_id: int) -> Handoff:
 INBOX_VIEWS = ("all", "mine", "unassigned")
 
 
-def inbox_queryset(*, user: Any, view: str, team_slug: str | None) -> QuerySet[Handoff]:
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the inbox shows: a view (all / mine / unassigned), and optionally one team, one
+    trigger and one priority. Read from the query string; anything unknown is ignored."""
+
+    view: str = "all"
+    team: str | None = None
+    trigger: str | None = None
+    priority: str | None = None
+
+    @classmethod
+    def from_query(
+        cls, query: Mapping[str, str], team_slugs: set[str] | None = None
+    ) -> InboxFilter:
+        view = query.get("view", "all")
+        team = query.get("team") or None
+        trigger = query.get("trigger") or None
+        priority = query.get("priority") or None
+        return cls(
+            view=view if view in INBOX_VIEWS else "all",
+            team=team if team_slugs is None or team in team_slugs else None,
+            trigger=trigger if trigger in Trigger.values else None,
+            priority=priority if priority in Priority.values else None,
+        )
+
+    def narrow(self, qs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+        """Team, trigger and priority (the view is applied by the caller: counts need all)."""
+        if self.team:
+            qs = qs.filter(team__slug=self.team)
+        if self.trigger:
+            qs = qs.filter(trigger=self.trigger)
+        if self.priority:
+            qs = qs.filter(priority=self.priority)
+        return qs
+
+    def shows(self, handoff: Handoff, user: Any) -> bool:
+        if self.team and handoff.team.slug != self.team:
+            return False
+        if (self.trigger and handoff.trigger != self.trigger) or (
+            self.priority and handoff.priority != self.priority
+        ):
+            return False
+        if self.view == "mine":
+            return handoff.assignee_id == user.pk
+        if self.view == "unassigned":
+            return handoff.assignee_id is None
+        return True
+
+    @property
+    def tab_queries(self) -> dict[str, str]:
+        return {view: self.query(view=view) for view in INBOX_VIEWS}
+
+    @property
+    def cleared(self) -> str:
+        return self.query(trigger=None, priority=None)
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.trigger or self.priority)
+
+    def query(self, **override: str | None) -> str:
+        """The query string for links that keep this filter ("?view=mine&trigger=sentiment")."""
+        values = {
+            "view": self.view,
+            "team": self.team,
+            "trigger": self.trigger,
+            "priority": self.priority,
+            **override,
+        }
+        return "?" + urlencode({k: v for k, v in values.items() if v})
+
+
+def inbox_queryset(
+    *, user: Any, view: str, team_slug: str | None, only: InboxFilter | None = None
+) -> QuerySet[Handoff]:
     """The live inbox: active handoffs in the user's teams, offered-to-my-role first, then by
-    first-response due time."""
+    first-response due time. `only` narrows it further (trigger, priority)."""
     qs = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
     if team_slug:
         qs = qs.filter(team__slug=team_slug)
+    if only is not None:
+        qs = only.narrow(qs)
     if view == "mine":
         qs = qs.filter(assignee=user)
     elif view == "unassigned":
@@ -161,11 +239,15 @@ def inbox_queryset(*, user: Any, view: str, team_slug: str | None) -> QuerySet[H
     return qs.order_by("-offered_to_me", "first_response_due_at", "id")
 
 
-def inbox_counts(*, user: Any, team_slug: str | None) -> dict[str, int]:
+def inbox_counts(
+    *, user: Any, team_slug: str | None, only: InboxFilter | None = None
+) -> dict[str, int]:
     """The tab counts: one aggregate query over the user's active handoffs."""
     scope = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
     if team_slug:
         scope = scope.filter(team__slug=team_slug)
+    if only is not None:
+        scope = only.narrow(scope)
     return scope.aggregate(
         all=Count("id"),
         mine=Count("id", filter=Q(assignee=user)),

@@ -11,9 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from handoffs import services
+from handoffs.choices import Priority, Trigger
 from handoffs.models import Handoff
 from handoffs.selectors import (
-    INBOX_VIEWS,
+    InboxFilter,
     event_log_head,
     handoff_get_for,
     inbox_counts,
@@ -30,22 +31,22 @@ PAGE_SIZE = 25
 @login_required
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    view = request.GET.get("view", "all")
-    if view not in INBOX_VIEWS:
-        view = "all"
     teams = list(teams_visible_to(principal=request.user).order_by("name"))
-    team = request.GET.get("team") or None
-    if team not in {t.slug for t in teams}:
-        team = None
+    only = InboxFilter.from_query(request.GET, team_slugs={t.slug for t in teams})
     since = event_log_head()  # read first: the live stream resumes from here, missing nothing
-    rows = inbox_queryset(user=request.user, view=view, team_slug=team)
+    rows = inbox_queryset(user=request.user, view=only.view, team_slug=only.team, only=only)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = inbox_counts(user=request.user, team_slug=team)
+    counts = inbox_counts(user=request.user, team_slug=only.team, only=only)
     context = {
         **row_context(user=request.user),
         "page": page,
-        "view": view,
-        "team": team,
+        "view": only.view,
+        "team": only.team,
+        "filter": only,
+        "team_links": [(t, only.query(team=t.slug)) for t in teams],
+        "all_teams_link": only.query(team=None),
+        "triggers": Trigger.choices,
+        "priorities": Priority.choices[::-1],
         "teams": teams,
         "counts": counts,
         "since": since,
@@ -77,13 +78,14 @@ def _respond(
         return redirect("handoff-detail", handoff_id=handoff_id)
     if request.POST.get("from") == "row":
         handoff = inbox_row(user=request.user, handoff_id=handoff_id)
+        only = InboxFilter.from_query(request.POST)  # the inbox the claim came from
         context = {
             **row_context(user=request.user),
             "handoff": handoff,
             "notice": notice,
-            "counts": inbox_counts(user=request.user, team_slug=request.POST.get("team") or None),
-            "view": request.POST.get("view", "all"),
-            "team": request.POST.get("team") or None,
+            "counts": inbox_counts(user=request.user, team_slug=only.team, only=only),
+            "view": only.view,
+            "filter": only,
         }
         return render(request, "handoffs/inbox.html#row-response", context, status=status)
     handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)

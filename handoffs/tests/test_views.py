@@ -237,8 +237,8 @@ def test_the_inbox_pages_25_at_a_time(org: Org) -> None:
     assert len(contact_names(second)) == 5
     assert set(contact_names(first)).isdisjoint(contact_names(second))
     assert "Page 1 of 2" in first
-    assert '<a href="?view=all&page=2" rel="next">' in first
-    assert '<a href="?view=all&page=1" rel="prev">' in second
+    assert '<a href="?view=all&amp;page=2" rel="next">' in first
+    assert '<a href="?view=all&amp;page=1" rel="prev">' in second
     assert "Page 2 of 2" in second
     assert tab_count(second, "All open") == 30
     # Only page 1 subscribes to the live stream (new handoffs land at the top of page 1).

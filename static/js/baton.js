@@ -1,5 +1,7 @@
-// Baton's small amount of behaviour: keyboard navigation for the inbox, Ctrl+Enter to send,
-// a live-connection dot, and "due" times that turn red when overdue. No framework.
+// Baton's small amount of behaviour: keyboard navigation for the inbox (and a ? list of the
+// shortcuts), Ctrl+Enter to send, a live-connection dot, "due" times that count down and turn
+// red when overdue, filters that apply on change, and a browser notification when an urgent
+// handoff is offered to you. No framework.
 (function () {
   "use strict";
 
@@ -23,6 +25,20 @@
     }
     if (target.matches && target.matches("input, textarea, select")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "?") { toggleShortcuts(); event.preventDefault(); return; }
+    if (event.key === "r" || event.key === "e") {
+      // On a handoff: r focuses the reply box, e opens "resolve".
+      const reply = document.getElementById("reply-body");
+      const resolve = document.querySelector("details.resolve");
+      if (event.key === "r" && reply) { reply.focus(); event.preventDefault(); return; }
+      if (event.key === "e" && resolve) {
+        resolve.open = true;
+        const field = resolve.querySelector("textarea, input:not([type=hidden]), button");
+        if (field) field.focus();
+        event.preventDefault();
+        return;
+      }
+    }
     const row = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".row") : null;
     if (event.key === "j") { focusRow(1); event.preventDefault(); }
     else if (event.key === "k") { focusRow(-1); event.preventDefault(); }
@@ -33,6 +49,75 @@
     }
   });
 
+  const SHORTCUTS = [
+    ["j / k", "Next / previous handoff in the inbox"],
+    ["Enter", "Open the handoff"],
+    ["c", "Claim the handoff"],
+    ["r", "Reply (on a handoff)"],
+    ["e", "Resolve (on a handoff)"],
+    ["Ctrl + Enter", "Send the reply"],
+    ["?", "Show or hide this list"],
+  ];
+
+  function toggleShortcuts() {
+    let dialog = document.getElementById("shortcuts");
+    if (!dialog) {
+      dialog = document.createElement("dialog");
+      dialog.id = "shortcuts";
+      dialog.className = "shortcuts";
+      dialog.setAttribute("aria-labelledby", "shortcuts-title");
+      const title = document.createElement("h2");
+      title.id = "shortcuts-title";
+      title.textContent = "Keyboard shortcuts";
+      const list = document.createElement("dl");
+      SHORTCUTS.forEach(function (pair) {
+        const key = document.createElement("dt");
+        const kbd = document.createElement("kbd");
+        kbd.textContent = pair[0];
+        key.appendChild(kbd);
+        const what = document.createElement("dd");
+        what.textContent = pair[1];
+        list.append(key, what);
+      });
+      const close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Close";
+      close.addEventListener("click", function () { dialog.close(); });
+      dialog.append(title, list, close);
+      document.body.appendChild(dialog);
+    }
+    if (dialog.open) dialog.close(); else dialog.showModal();
+  }
+
+  // An urgent handoff offered to me while the tab is in the background: a browser
+  // notification (after the person allowed them with the inbox's button).
+  function notifyOffers() {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    document.querySelectorAll("#toasts .toast-urgent[data-handoff]:not([data-notified])").forEach(function (toast) {
+      toast.dataset.notified = "1";
+      const note = new Notification("Urgent handoff offered to you", {
+        body: toast.textContent.replace(/\s+/g, " ").trim(),
+        tag: "handoff-" + toast.dataset.handoff,
+      });
+      note.onclick = function () { window.focus(); window.location = "/handoffs/" + toast.dataset.handoff + "/"; };
+    });
+  }
+
+  function offerNotifications() {
+    const button = document.getElementById("enable-notifications");
+    if (!button || !("Notification" in window)) return;
+    button.hidden = Notification.permission !== "default";
+    button.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { button.hidden = true; });
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form) {
+      event.target.form.requestSubmit();
+    }
+  });
+
   function markOverdue() {
     const now = Date.now();
     document.querySelectorAll("time.due").forEach(function (el) {
@@ -40,9 +125,9 @@
       if (!isNaN(due)) {
         el.classList.toggle("overdue", due < now);
         const minutes = Math.round((due - now) / 60000);
-        el.textContent = minutes >= 0
-          ? (minutes < 60 ? "in " + minutes + " min" : el.textContent)
-          : (minutes > -60 ? Math.abs(minutes) + " min late" : "overdue");
+        const hours = Math.floor(Math.abs(minutes) / 60);
+        const span = hours ? hours + " h " + (Math.abs(minutes) % 60) + " min" : Math.abs(minutes) + " min";
+        el.textContent = minutes >= 0 ? "in " + span : span + " late";
       }
     });
   }
@@ -90,6 +175,7 @@
       if (again) again.focus({ preventScroll: true });
     }
     markOverdue();
+    notifyOffers();
   }
 
   // Claim buttons in inbox rows: the request is sent from the list, which live updates never
@@ -104,7 +190,13 @@
       source: list,
       target: list,
       swap: "none",
-      values: { from: "row", view: list.dataset.view || "all", team: list.dataset.team || "" },
+      values: {
+        from: "row",
+        view: list.dataset.view || "all",
+        team: list.dataset.team || "",
+        trigger: list.dataset.trigger || "",
+        priority: list.dataset.priority || "",
+      },
     });
   });
 
@@ -115,7 +207,8 @@
   document.addEventListener("htmx:oobErrorNoTarget", function (event) { event.preventDefault(); });
   document.addEventListener("DOMContentLoaded", function () {
     markOverdue();
-    setInterval(markOverdue, 30000);
+    setInterval(markOverdue, 15000);
+    offerNotifications();
     // Toasts fade after a while; the inbox row stays.
     new MutationObserver(function () {
       document.querySelectorAll("#toasts .toast:not([data-timer])").forEach(function (toast) {
