@@ -113,9 +113,11 @@
   }
 
   document.addEventListener("change", function (event) {
-    if (event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form) {
-      event.target.form.requestSubmit();
-    }
+    const form = event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form;
+    if (!form) return;
+    // "Any" is left out of the address rather than sent empty.
+    form.querySelectorAll("select[data-autosubmit]").forEach(function (select) { select.disabled = !select.value; });
+    form.requestSubmit();
   });
 
   function markOverdue() {
