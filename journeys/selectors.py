@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
+from handoffs.choices import ACTIVE_STATUSES
 from handoffs.models import Handoff, HandoffEvent, Message
+from journeys.choices import LIVE_ENROLLMENT_STATUSES
 from journeys.models import Contact, Enrollment, EnrollmentEvent, ExchangeRate, Signal
 from portal.errors import log_not_visible
 from portal.models import ApiKey, Team
@@ -165,9 +168,27 @@ def _handoff_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[
     return items
 
 
-def _journey_items(contact: Contact, limit: int, teams: QuerySet[Team]) -> list[TimelineItem]:
+def _journey_events(contact: Contact, kinds: frozenset[str]) -> QuerySet[EnrollmentEvent]:
+    """The contact's journey events of the timeline kinds asked for (stage, step, journey)."""
+    qs = EnrollmentEvent.objects.filter(enrollment__contact=contact)
+    wanted = kinds & JOURNEY_KINDS
+    if wanted == JOURNEY_KINDS:
+        return qs
+    scope = Q(pk__in=[])
+    if "stage" in wanted:
+        scope |= Q(kind__in=STAGE_EVENTS)
+    if "journey" in wanted:
+        scope |= Q(kind__in=JOURNEY_EVENTS)
+    if "step" in wanted:
+        scope |= ~Q(kind__in=STAGE_EVENTS | JOURNEY_EVENTS)
+    return qs.filter(scope)
+
+
+def _journey_items(
+    contact: Contact, limit: int, teams: QuerySet[Team], kinds: frozenset[str]
+) -> list[TimelineItem]:
     rows = (
-        EnrollmentEvent.objects.filter(enrollment__contact=contact)
+        _journey_events(contact, kinds)
         .select_related("enrollment__journey", "actor")
         .order_by("-at", "-id")[:limit]
     )
@@ -217,28 +238,124 @@ def _journey_summary(event: EnrollmentEvent) -> str:
     return f"{where}: {event.detail}{actor}"
 
 
-SOURCES = (_signal_items, _message_items, _handoff_items, _journey_items)
+TIMELINE_KINDS = ("signal", "message", "handoff", "stage", "step", "journey")
+JOURNEY_KINDS = frozenset({"stage", "step", "journey"})
 
 
-def timeline_count(*, contact: Contact, principal: Any) -> int:
+def timeline_kinds_parse(values: list[str]) -> frozenset[str]:
+    """`?kind=message&kind=handoff` → those kinds; nothing (or nothing known) → every kind."""
+    chosen = frozenset(v for v in values if v in TIMELINE_KINDS)
+    return chosen or frozenset(TIMELINE_KINDS)
+
+
+def timeline_count(
+    *, contact: Contact, principal: Any, kinds: frozenset[str] = frozenset(TIMELINE_KINDS)
+) -> int:
     teams = teams_visible_to(principal=principal)
-    return (
-        _signals(contact, teams).count()
-        + _messages(contact, teams).count()
-        + _handoff_events(contact, teams).count()
-        + EnrollmentEvent.objects.filter(enrollment__contact=contact).count()
-    )
+    counts = {
+        "signal": lambda: _signals(contact, teams).count(),
+        "message": lambda: _messages(contact, teams).count(),
+        "handoff": lambda: _handoff_events(contact, teams).count(),
+    }
+    total = sum(count() for kind, count in counts.items() if kind in kinds)
+    if kinds & JOURNEY_KINDS:
+        total += _journey_events(contact, kinds).count()
+    return total
 
 
 def contact_timeline(
-    *, contact: Contact, principal: Any, offset: int, limit: int
+    *,
+    contact: Contact,
+    principal: Any,
+    offset: int,
+    limit: int,
+    kinds: frozenset[str] = frozenset(TIMELINE_KINDS),
 ) -> list[TimelineItem]:
-    """Newest first, across every kind, showing only what `principal`'s teams may see (other
-    teams' handoffs, their messages and the signals that raised them stay hidden). Each source
-    yields at most offset+limit rows, so a page costs one query per source."""
+    """Newest first, across the kinds asked for, showing only what `principal`'s teams may see
+    (other teams' handoffs, their messages and the signals that raised them stay hidden). Each
+    source yields at most offset+limit rows, so a page costs one query per source."""
     teams = teams_visible_to(principal=principal)
     wanted = offset + limit
-    merged = heapq.merge(
-        *(source(contact, wanted, teams) for source in SOURCES), key=lambda i: i.at, reverse=True
-    )
+    sources = []
+    if "signal" in kinds:
+        sources.append(_signal_items(contact, wanted, teams))
+    if "message" in kinds:
+        sources.append(_message_items(contact, wanted, teams))
+    if "handoff" in kinds:
+        sources.append(_handoff_items(contact, wanted, teams))
+    if kinds & JOURNEY_KINDS:
+        sources.append(_journey_items(contact, wanted, teams, kinds))
+    merged = heapq.merge(*sources, key=lambda i: i.at, reverse=True)
     return list(merged)[offset:wanted]
+
+
+def contact_summary(*, contact: Contact, principal: Any, now: datetime | None = None) -> list[str]:
+    """A few sentences on what happened lately, for a rep taking over: what brought the contact
+    in, the conversation in the last week, where its journeys stand and who has it now. Built
+    from the same team-scoped reads as the timeline (a fixed handful of queries)."""
+    now = now or timezone.now()
+    teams = teams_visible_to(principal=principal)
+    week = now - timedelta(days=7)
+    lines: list[str] = []
+    latest = _signals(contact, teams).order_by("-occurred_at", "-id").first()
+    if latest is not None:
+        lines.append(f"Latest signal: {latest.type}, {_ago(latest.occurred_at, now)}.")
+    talk = (
+        _messages(contact, teams)
+        .filter(created_at__gte=week)
+        .aggregate(
+            bot=Count("id", filter=Q(direction="out", automated=True)),
+            human=Count("id", filter=Q(direction="out", automated=False)),
+            inbound=Count("id", filter=Q(direction="in")),
+        )
+    )
+    if any(talk.values()):
+        lines.append(
+            f"Last 7 days: {_n(talk['bot'], 'automated message')}, "
+            f"{_n(talk['human'], 'reply')} from people, {_n(talk['inbound'], 'message')} from "
+            f"{contact.display_name}."
+        )
+    last_in = _messages(contact, teams).filter(direction="in").order_by("-created_at").first()
+    if last_in is not None:
+        text = " ".join(last_in.body.split())
+        text = text if len(text) <= 90 else text[:89] + "…"
+        lines.append(f"They last wrote {_ago(last_in.created_at, now)}: “{text}”")
+    for enrollment in Enrollment.objects.filter(
+        contact=contact, status__in=LIVE_ENROLLMENT_STATUSES
+    ).select_related("journey", "stage"):
+        where = f" at {enrollment.stage.name}" if enrollment.stage else ""
+        if enrollment.status == "paused_for_human":
+            state = "paused while a person has the contact"
+        elif enrollment.waiting_for:
+            what = "a reply" if enrollment.waiting_for == "reply" else enrollment.waiting_for
+            state = f"waiting for {what}"
+        else:
+            state = "running"
+        lines.append(f"{enrollment.journey.name}{where}: {state}.")
+    for handoff in Handoff.objects.filter(
+        contact=contact, team__in=teams, status__in=ACTIVE_STATUSES
+    ).select_related("assignee", "team"):
+        owner = (
+            f"with {handoff.assignee.get_full_name() or handoff.assignee.username}"
+            if handoff.assignee
+            else f"waiting in the {handoff.team.name} pool"
+        )
+        lines.append(
+            f"{handoff.get_trigger_display()} handoff raised {_ago(handoff.created_at, now)}, "
+            f"{owner}."
+        )
+    return lines
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _ago(at: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - at).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            return f"{_n(seconds // size, unit)} ago"
+    return "just now"

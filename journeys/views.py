@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +11,13 @@ from django.views.decorators.http import require_GET
 from handoffs.selectors import handoffs_visible_to
 from journeys.journey_map import journey_map, journeys_overview
 from journeys.models import Enrollment, Journey
-from journeys.selectors import contact_get_for, contact_timeline
+from journeys.selectors import (
+    TIMELINE_KINDS,
+    contact_get_for,
+    contact_summary,
+    contact_timeline,
+    timeline_kinds_parse,
+)
 from portal.periods import PRESETS, period_parse
 from portal.selectors import teams_visible_to
 
@@ -20,23 +28,30 @@ MAX_PAGE = 1000
 @login_required
 @require_GET
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
-    """The rep's context view: who this is, where they are in their journeys, and everything
-    that has happened, newest first."""
+    """The rep's context view: who this is, a summary of what happened lately, where they are in
+    their journeys, and everything that has happened, newest first (filterable by kind)."""
     contact = contact_get_for(principal=request.user, contact_id=contact_id)
     try:
         page = min(MAX_PAGE, max(1, int(request.GET.get("page", "1")[:12])))
     except ValueError:
         page = 1
+    kinds = timeline_kinds_parse(request.GET.getlist("kind"))
     items = contact_timeline(
         contact=contact,
         principal=request.user,
         offset=(page - 1) * TIMELINE_PAGE,
         limit=TIMELINE_PAGE + 1,
+        kinds=kinds,
     )
+    filtered = kinds != frozenset(TIMELINE_KINDS)
     context = {
         "contact": contact,
         "timeline": items[:TIMELINE_PAGE],
         "next_page": page + 1 if len(items) > TIMELINE_PAGE else None,
+        "kinds": [(kind, filtered and kind in kinds) for kind in TIMELINE_KINDS],
+        "kind_query": urlencode([("kind", k) for k in TIMELINE_KINDS if k in kinds])
+        if filtered
+        else "",
         "enrollments": Enrollment.objects.filter(contact=contact)
         .select_related("journey", "stage")
         .order_by("-created_at"),
@@ -46,6 +61,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "timeline-more":
         return render(request, "journeys/contact.html#timeline-page", context)
+    context["summary"] = contact_summary(contact=contact, principal=request.user)
     return render(request, "journeys/contact.html", context)
 
 

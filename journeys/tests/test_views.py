@@ -14,16 +14,17 @@ from django.utils import timezone
 from conftest import Org
 from handoffs.choices import Channel, Direction, HandoffEventKind
 from handoffs.models import Conversation, Handoff, HandoffEvent, Message
-from handoffs.services import handoff_reply
-from journeys.models import Contact, Signal
+from handoffs.services import InboundMessage, handoff_reply, message_receive
+from journeys.models import Contact, HandoffRule, Signal
 from journeys.selectors import timeline_count
 
 pytestmark = pytest.mark.django_db
 
 # Pinned: a change means the page started (or stopped) querying. Measure with -vv, then update.
 # Session, user, the contact (+account), the four timeline sources (signals, messages, handoff
-# events, journey events), enrollments, handoffs.
-CONTACT_PAGE_QUERIES = 9
+# events, journey events), enrollments, handoffs, and the summary's five (latest signal, the
+# week's message counts, the last inbound message, live enrollments, active handoffs).
+CONTACT_PAGE_QUERIES = 14
 TIMELINE_FRAGMENT_QUERIES = 7  # no side panel: only the timeline's four sources
 
 
@@ -104,6 +105,7 @@ def test_the_contact_page_shows_the_timeline_newest_first(org: Org, ada: Contact
     # Newest first: Riley's claim-by-replying, the reply, the journey paused for a human, the
     # handoff being raised, the enrollment, and the signal behind it all.
     assert found == ["handoff", "message", "journey", "handoff", "stage", "signal"]
+    html = html[html.index('<ol class="timeline">') :]  # the order of the timeline itself
     reply = html.index("Email to Ada Lovelace by Riley Reed")
     raised = html.index("High value handoff raised")
     assert html.index("High value handoff claimed by Riley Reed") < reply < raised
@@ -201,3 +203,70 @@ def test_the_contact_page_makes_the_same_number_of_queries_at_10_and_200_events(
             f"/contacts/{ada.pk}/?page=3", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline-more"
         )
     assert len(times(fragment.content.decode())) == 50
+
+
+# --- the summary and the timeline's kind filter ----------------------------------------------
+
+
+def summary(html: str) -> str:
+    start = html.index('<section class="summary"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_summary_follows_what_happens(org: Org, ada: Contact) -> None:
+    client = logged_in(org, "riley")
+
+    before = summary(client.get(f"/contacts/{ada.pk}/").content.decode())
+    assert "Latest signal: form_submitted, 1 hour ago." in before
+    assert "Last 7 days: 0 automated messages, 1 reply from people, 0 messages from Ada" in before
+    assert "High value handoff raised just now, with Riley Reed." in before
+    assert "They last wrote" not in before
+
+    message_receive(
+        message=InboundMessage(
+            contact={"external_id": "c-1001"},
+            account=None,
+            channel="email",
+            body="Thanks Riley, Tuesday works.",
+            external_id="ada-1",
+        )
+    )
+    after = summary(client.get(f"/contacts/{ada.pk}/").content.decode())
+
+    assert "1 message from Ada Lovelace" in after
+    assert "They last wrote just now: “Thanks Riley, Tuesday works.”" in after
+
+
+def test_the_summary_keeps_to_the_readers_teams(org: Org, ada: Contact, integration: Any) -> None:
+    HandoffRule.objects.create(
+        name="Risk",
+        signal_type="support_risk",
+        condition={"all": []},
+        trigger="stage",
+        team=org.teams["success"],
+        reason_template="Risk",
+    )
+    risk = {"type": "support_risk", "contact": {"external_id": "c-1001"}, "properties": {}}
+    assert integration.post("/api/v1/signals/", risk, format="json").status_code == 202
+
+    riley = summary(logged_in(org, "riley").get(f"/contacts/{ada.pk}/").content.decode())
+
+    assert "Stage moment" not in riley  # Success's handoff is not Sales' business
+    assert "support_risk" not in riley
+
+
+def test_the_timeline_shows_only_the_kinds_asked_for(org: Org, ada: Contact) -> None:
+    add_history(ada, 90)
+    client = logged_in(org, "riley")
+
+    only_messages = client.get(f"/contacts/{ada.pk}/?kind=message").content.decode()
+    two = client.get(f"/contacts/{ada.pk}/?kind=signal&kind=handoff").content.decode()
+
+    assert set(kinds(only_messages)) == {"message"}
+    assert '<input type="checkbox" name="kind" value="message" checked' in only_messages
+    assert set(kinds(two)) == {"signal", "handoff"}
+    assert 'hx-get="?page=2&amp;kind=signal&amp;kind=handoff"' in two
+    assert set(kinds(client.get(f"/contacts/{ada.pk}/?kind=bogus").content.decode())) > {
+        "message",
+        "signal",
+    }

@@ -113,6 +113,10 @@
   }
 
   document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("input[data-autosubmit-check]") && event.target.form) {
+      event.target.form.requestSubmit();
+      return;
+    }
     const form = event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form;
     if (!form) return;
     // "Any" is left out of the address rather than sent empty.
