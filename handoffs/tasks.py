@@ -20,6 +20,7 @@ from handoffs.outbox import (
     outbox_mark_failed,
     outbox_mark_sent,
 )
+from handoffs.services.ownership import handoffs_auto_assign_waiting
 
 log = logging.getLogger("baton.outbox")
 
@@ -71,3 +72,12 @@ def outbox_sweep(limit: int = 500) -> int:
             entry_id
         )
     return len(due)
+
+
+@shared_task(name="handoffs.tasks.assignment_sweep", ignore_result=True)
+def assignment_sweep(team_ids: list[int] | None = None) -> int:
+    """Give waiting handoffs in auto-assigning teams to eligible people, oldest first: on beat,
+    after a raise in such a team, and when someone sets themselves available. A lost or
+    duplicated run is harmless: the next one catches up, and each assignment is a
+    compare-and-swap."""
+    return handoffs_auto_assign_waiting(team_ids=team_ids)

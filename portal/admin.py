@@ -2,16 +2,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from guardian.admin import GuardedModelAdmin
 
 from portal.choices import Role
-from portal.models import ApiKey, Membership, Team
+from portal.models import ApiKey, Availability, Membership, Team, WorkingPeriod
 from portal.roles import EDIT_RULES, VIEW_INBOX
 from portal.selectors import teams_with_perm
-from portal.services import api_key_create, membership_remove, membership_set
+from portal.services import (
+    api_key_create,
+    availability_changed_in_admin,
+    membership_remove,
+    membership_set,
+    time_zone_names,
+)
 
 
 class TeamScopedAdmin(admin.ModelAdmin):
@@ -39,9 +48,23 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class TeamForm(forms.ModelForm):
+    """Admin builds the fields (every editable one); this only relaxes `assignment_mode`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form posted without the field (a script written before assignment existed) keeps
+        # the team's mode rather than failing; the page always sends it.
+        self.fields["assignment_mode"].required = False
+
+    def clean_assignment_mode(self) -> str:
+        return self.cleaned_data.get("assignment_mode") or self.instance.assignment_mode
+
+
 @admin.register(Team)
 class TeamAdmin(GuardedModelAdmin, TeamScopedAdmin):
-    list_display = ["name", "slug", "first_response_minutes"]
+    form = TeamForm
+    list_display = ["name", "slug", "first_response_minutes", "assignment_mode"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
@@ -109,6 +132,56 @@ class MembershipAdmin(TeamScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for membership in queryset.select_related("user", "team"):
             membership_remove(user=membership.user, team=membership.team)
+
+
+class WorkingPeriodInline(admin.TabularInline):
+    model = WorkingPeriod
+    extra = 1
+
+
+class AvailabilityForm(forms.ModelForm):
+    class Meta:
+        model = Availability
+        fields = ["user", "status", "time_zone", "capacity"]
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"].strip()
+        if name not in time_zone_names():
+            raise forms.ValidationError(f"Unknown time zone {name[:64]!r}; e.g. Europe/London.")
+        return name
+
+
+@admin.register(Availability)
+class AvailabilityAdmin(TeamScopedAdmin):
+    """Ops set people's capacity and, when needed, their hours and status; people set their own
+    status and hours on /me/availability/."""
+
+    form = AvailabilityForm
+    list_display = ["user", "status", "time_zone", "capacity", "last_assigned_at"]
+    list_filter = ["status", "user__memberships__team"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["status_changed_at", "last_assigned_at"]
+    inlines = [WorkingPeriodInline]
+    team_path = "user__memberships__team"
+    team_codename = EDIT_RULES
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user" and not request.user.is_superuser:
+            teams = teams_with_perm(principal=request.user, codename=EDIT_RULES)
+            kwargs["queryset"] = (
+                get_user_model().objects.filter(memberships__team__in=teams).distinct()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Availability, form: Any, change: bool) -> None:
+        if "status" in form.changed_data:
+            obj.status_changed_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        availability_changed_in_admin(availability=form.instance, by=request.user)
 
 
 @admin.register(ApiKey)

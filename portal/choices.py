@@ -13,3 +13,26 @@ class Role(models.TextChoices):
 class EventType(models.TextChoices):
     HANDOFF_CREATED = "handoff.created"
     HANDOFF_UPDATED = "handoff.updated"
+
+
+class AssignmentMode(models.TextChoices):
+    MANUAL = "manual", "Manual (people claim from the pool)"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_LOADED = "least_loaded", "Least loaded"
+
+
+class AvailabilityStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    BUSY = "busy", "Busy"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"

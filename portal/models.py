@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from portal.choices import EventType, Role
+from portal.choices import AssignmentMode, AvailabilityStatus, EventType, Role, Weekday
 from portal.roles import TEAM_PERMISSIONS
 
 
@@ -19,6 +20,21 @@ class Team(models.Model):
         default=72 * 60,
         help_text="A contact writing again within this long after a handoff was resolved "
         "reopens it; later, it is a new conversation.",
+    )
+    assignment_mode = models.CharField(
+        max_length=20,
+        choices=AssignmentMode.choices,
+        default=AssignmentMode.MANUAL,
+        help_text="Manual: people claim from the pool. Round robin / least loaded: new and "
+        "waiting handoffs are claimed for an available member under their capacity "
+        "(docs/assignment.md).",
+    )
+    round_robin_cursor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="User id of the last person round robin gave a handoff to; the next turn "
+        "goes to the next id after it. Updated under the team row's lock.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -48,6 +64,58 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} of {self.team}"
+
+
+class Availability(models.Model):
+    """A person's explicit availability for auto-assignment: a status they set, working hours
+    in their own time zone, and a capacity. Per person, not per membership: one pair of hands
+    works every team's handoffs, so load and capacity count across teams (docs/assignment.md)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability"
+    )
+    status = models.CharField(
+        max_length=10, choices=AvailabilityStatus.choices, default=AvailabilityStatus.OFFLINE
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA name, e.g. Europe/London."
+    )
+    capacity = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Most active handoffs auto-assignment gives this person, across teams. "
+        "Their own claims and a lead's reassignments may go past it.",
+    )
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last auto-assignment: least loaded's tie-break."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "availability"
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_status_display()}"
+
+
+class WorkingPeriod(models.Model):
+    """One stretch of working hours on a weekday, in the person's time zone. An end at or before
+    the start runs past midnight into the next day (22:00–06:00); 00:00–00:00 is the whole day."""
+
+    availability = models.ForeignKey(Availability, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="working_period_weekday")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts:%H:%M}–{self.ends:%H:%M}"
 
 
 class ApiKey(models.Model):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from portal.models import ApiKey, Membership, Team
+from portal.models import ApiKey, Availability, Membership, Team
 from portal.roles import INBOX_ROLES, MANAGE_HANDOFFS, VIEW_INBOX, WORK_HANDOFFS
 
 
@@ -81,3 +81,19 @@ def user_home_url(*, user: Any) -> str:
     if "ops" in roles or (getattr(user, "is_staff", False) and not roles):
         return "/admin/"
     return "/inbox/"
+
+
+def availability_of(*, user: Any) -> Availability:
+    """The person's availability with its periods loaded; an unsaved default (offline, no hours)
+    for someone who never set one. Reads only: the row is created by the first change."""
+    found = Availability.objects.filter(user=user).prefetch_related("periods").first()
+    return found if found is not None else Availability(user=user)
+
+
+def teams_managed_by(*, user: Any) -> QuerySet[Team]:
+    """Teams whose handoffs (and people's availability) `user` manages: leads and directors."""
+    return teams_with_perm(principal=user, codename=MANAGE_HANDOFFS).order_by("name")
+
+
+def member_team_ids(*, user: Any) -> set[int]:
+    return set(Membership.objects.filter(user=user).values_list("team_id", flat=True))

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
+from datetime import time
+from functools import lru_cache
+from zoneinfo import available_timezones
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from portal.api_auth import KEY_PREFIX, hash_secret
-from portal.models import ApiKey, Membership, Team
+from portal.choices import AssignmentMode, AvailabilityStatus
+from portal.errors import InvalidInput
+from portal.models import ApiKey, Availability, Membership, Team, WorkingPeriod
 from portal.roles import permissions_for_roles
 
 log = logging.getLogger("baton.audit")
@@ -64,3 +72,107 @@ def api_key_create(*, name: str, can_read_handoffs: bool = False) -> tuple[ApiKe
         can_read_handoffs=can_read_handoffs,
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+# --- Availability: what auto-assignment reads (handoffs/assignment.py) ---------------------------
+
+# Named, not imported: portal is the base every app builds on, so it reaches the assignment pass
+# the way beat does, by task name.
+ASSIGNMENT_SWEEP_TASK = "handoffs.tasks.assignment_sweep"
+
+MAX_PERIODS = 50
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _availability_locked(user: AbstractBaseUser) -> Availability:
+    """The person's row, created on first use, locked for the rest of the transaction (an
+    assignment counting their load waits for the change, and sees it)."""
+    Availability.objects.get_or_create(user=user)
+    return Availability.objects.select_for_update(no_key=True).get(user=user)
+
+
+def _assignment_pass_on_commit(user: AbstractBaseUser) -> None:
+    team_ids = list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    if not team_ids:
+        return
+    transaction.on_commit(
+        lambda: import_string(ASSIGNMENT_SWEEP_TASK).delay(team_ids=team_ids), robust=True
+    )
+
+
+@transaction.atomic
+def availability_set_status(*, user: AbstractBaseUser, status: str) -> Availability:
+    """Set my status. Becoming available runs an assignment pass over my teams after commit, so
+    handoffs waiting for someone reach me without waiting for the next sweep."""
+    if status not in AvailabilityStatus.values:
+        raise InvalidInput(
+            "Unknown availability status.",
+            {"status": [f"Choose one of: {', '.join(AvailabilityStatus.values)}."]},
+        )
+    availability = _availability_locked(user)
+    if availability.status != status:
+        availability.status = status
+        availability.status_changed_at = timezone.now()
+        availability.save(update_fields=["status", "status_changed_at", "updated_at"])
+        log.info("availability: user=%s status=%s", user.pk, status)
+    if status == AvailabilityStatus.AVAILABLE:
+        _assignment_pass_on_commit(user)
+    return availability
+
+
+@transaction.atomic
+def availability_set_hours(
+    *, user: AbstractBaseUser, time_zone: str, periods: Sequence[tuple[int, time, time]]
+) -> Availability:
+    """Replace my working hours: (weekday 0 = Monday, starts, ends) in `time_zone`. An end at
+    or before the start runs past midnight; equal start and end is the whole day."""
+    errors: dict[str, list[str]] = {}
+    if time_zone not in time_zone_names():
+        errors["time_zone"] = [f"Unknown time zone {time_zone[:64]!r}; e.g. Europe/London."]
+    if any(not 0 <= weekday <= 6 for weekday, _, _ in periods):
+        errors["periods"] = ["A weekday is 0 (Monday) to 6 (Sunday)."]
+    if len(periods) > MAX_PERIODS:
+        errors["periods"] = [f"At most {MAX_PERIODS} periods."]
+    if errors:
+        raise InvalidInput("Invalid working hours.", errors)
+    availability = _availability_locked(user)
+    availability.time_zone = time_zone
+    availability.save(update_fields=["time_zone", "updated_at"])
+    availability.periods.all().delete()
+    WorkingPeriod.objects.bulk_create(
+        WorkingPeriod(availability=availability, weekday=weekday, starts=starts, ends=ends)
+        for weekday, starts, ends in sorted(set(periods))
+    )
+    log.info("availability: user=%s hours=%d periods tz=%s", user.pk, len(periods), time_zone)
+    if availability.status == AvailabilityStatus.AVAILABLE:
+        _assignment_pass_on_commit(user)
+    return availability
+
+
+def availability_changed_in_admin(*, availability: Availability, by: AbstractBaseUser) -> None:
+    """Admin saved someone's availability (status, hours, capacity): audit it, and let a pass
+    hand out waiting work if they are available now."""
+    log.info(
+        "availability edited in admin: user=%s by=%s status=%s capacity=%s",
+        availability.user_id,
+        by.pk,
+        availability.status,
+        availability.capacity,
+    )
+    if availability.status == AvailabilityStatus.AVAILABLE:
+        _assignment_pass_on_commit(availability.user)
+
+
+def team_set_assignment_mode(*, team: Team, mode: str) -> Team:
+    """Switch a team between manual claiming and auto-assignment. Turning it on lets the next
+    pass (beat, or the next raise) hand out what is already waiting."""
+    if mode not in AssignmentMode.values:
+        raise InvalidInput("Unknown assignment mode.", {"assignment_mode": [f"Not {mode!r}."]})
+    Team.objects.filter(pk=team.pk).update(assignment_mode=mode)
+    team.assignment_mode = mode
+    log.info("team assignment mode: team=%s mode=%s", team.slug, mode)
+    return team

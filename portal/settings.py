@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
     "event-log-prune": {"task": "portal.tasks.event_log_prune", "schedule": 3600.0},
+    # Waiting handoffs in auto-assigning teams go to whoever became available (docs/assignment.md).
+    "assignment-sweep": {
+        "task": "handoffs.tasks.assignment_sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
 }
 # The in-process timer (embedded mode) runs CELERY_BEAT_SCHEDULE itself: portal/embedded.py.
 BATON_EMBEDDED_TIMER = env_bool("BATON_EMBEDDED_TIMER", default=EMBEDDED)

@@ -16,6 +16,8 @@ admin.site.index_title = "Rules, teams and policies"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("me/availability/", views.my_availability, name="my-availability"),
+    path("me/availability/status/", views.my_status, name="my-status"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path(
         "accounts/login/",

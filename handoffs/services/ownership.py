@@ -1,14 +1,27 @@
-"""Who holds a handoff: claim, release, reassign, and resolve (which may resume the contact's
-paused journeys).
+"""Who holds a handoff: claim, auto-assignment (a claim made for someone), release, reassign,
+and resolve (which may resume the contact's paused journeys).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
+from handoffs.assignment import (
+    AUTO_MODES,
+    RELEASE_COOLDOWN,
+    WORKING_ROLES,
+    Person,
+    WorkPeriod,
+    choose,
+    cooling_down,
+    unavailable_reason,
+)
 from handoffs.choices import (
     ACTIVE_STATUSES,
     HandoffEventKind,
@@ -20,9 +33,13 @@ from handoffs.services.common import _announce, _blocked_by, _fresh, _locked
 from journeys.services import (
     enrollments_resume_for_contact,
 )
-from portal.choices import EventType
+from portal.choices import AssignmentMode, AvailabilityStatus, EventType, Role
 from portal.errors import Conflict
+from portal.models import Availability, Membership, Team
 from portal.realtime import lock_event_seq
+
+# What counts against a person's capacity: active handoffs they own.
+OWNED_STATUSES = (HandoffStatus.CLAIMED, HandoffStatus.WAITING_ON_CONTACT)
 
 
 @transaction.atomic
@@ -52,7 +69,9 @@ def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
 
 @transaction.atomic
 def handoff_release(*, handoff_id: int, user: Any, may_override: bool = False) -> Handoff:
-    """Put a claimed handoff back in the team pool: its owner, or a lead (`may_override`)."""
+    """Put a claimed handoff back in the team pool: its owner, or a lead (`may_override`). In an
+    auto-assigning team the next sweep may give it to someone else, but not back to the person
+    it was taken from until RELEASE_COOLDOWN has passed."""
     handoff = _locked(handoff_id)
     if handoff.status == HandoffStatus.RESOLVED or handoff.assignee_id is None:
         raise Conflict("Only a claimed handoff can be released")
@@ -66,7 +85,11 @@ def handoff_release(*, handoff_id: int, user: Any, may_override: bool = False) -
         handoff=handoff,
         kind=HandoffEventKind.RELEASED,
         actor=user,
-        data={"from": previous.username if previous else None},
+        # from_id: auto-assignment does not hand it straight back to them (RELEASE_COOLDOWN).
+        data={
+            "from": previous.username if previous else None,
+            "from_id": previous.pk if previous else None,
+        },
     )
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return handoff
@@ -74,7 +97,8 @@ def handoff_release(*, handoff_id: int, user: Any, may_override: bool = False) -
 
 @transaction.atomic
 def handoff_reassign(*, handoff_id: int, user: Any, assignee: Any) -> Handoff:
-    """A lead gives the handoff to someone on the team (the caller checked both)."""
+    """A lead gives the handoff to someone on the team (the caller checked both). Capacity does
+    not apply: it limits what auto-assignment gives, not a lead's judgement."""
     handoff = _locked(handoff_id)
     if handoff.status == HandoffStatus.RESOLVED:
         raise Conflict("This handoff is resolved")
@@ -152,3 +176,169 @@ def handoff_resolve(
             )
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return handoff
+
+
+# --- Auto-assignment: a claim made for the person the team's policy picks ---------------------
+
+DEFAULT_CAPACITY: int = Availability._meta.get_field("capacity").default
+MODE_LABELS = {
+    AssignmentMode.ROUND_ROBIN: "round robin",
+    AssignmentMode.LEAST_LOADED: "least loaded",
+}
+
+
+def assignment_people(*, team_ids: Iterable[int], lock: bool = False) -> dict[int, list[Person]]:
+    """Each team's members whose role works handoffs, as the policy sees them: availability,
+    working hours, and load (active handoffs owned in any team). Five queries for any number of
+    teams and people.
+
+    With `lock`, their availability rows are locked first (FOR NO KEY UPDATE, in user id order,
+    so two lockers queue instead of deadlocking): the capacity check and the assignment that
+    follows then see a load and a status nobody can change until commit."""
+    memberships = list(
+        Membership.objects.filter(
+            team_id__in=list(team_ids), role__in=WORKING_ROLES, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("team_id", "user_id")
+    )
+    user_ids = sorted({m.user_id for m in memberships})
+    if lock:
+        list(
+            Availability.objects.select_for_update(no_key=True)
+            .filter(user_id__in=user_ids)
+            .order_by("user_id")
+            .values_list("id", flat=True)
+        )
+    availability = {
+        a.user_id: a
+        for a in Availability.objects.filter(user_id__in=user_ids).prefetch_related("periods")
+    }
+    load = dict(
+        Handoff.objects.filter(assignee_id__in=user_ids, status__in=OWNED_STATUSES)
+        .values_list("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    people: dict[int, list[Person]] = {}
+    for m in memberships:
+        a = availability.get(m.user_id)
+        people.setdefault(m.team_id, []).append(
+            Person(
+                user_id=m.user_id,
+                username=m.user.username,
+                name=display_name(m.user),
+                role=m.role,
+                status=a.status if a else AvailabilityStatus.OFFLINE,
+                time_zone=a.time_zone if a else "UTC",
+                periods=tuple(
+                    WorkPeriod(p.weekday, p.starts, p.ends) for p in (a.periods.all() if a else [])
+                ),
+                capacity=a.capacity if a else DEFAULT_CAPACITY,
+                active=load.get(m.user_id, 0),
+                last_assigned_at=a.last_assigned_at if a else None,
+            )
+        )
+    return people
+
+
+def handoff_auto_assign(*, handoff_id: int, now: datetime | None = None) -> Handoff | None:
+    """Claim an open, unowned handoff in an auto-assigning team for the person its policy picks
+    (status claimed, no actor), or leave it waiting when nobody is eligible. A manual claim
+    afterwards gets 409, as after any claim; a lead may reassign, the owner may release."""
+    handoff, _ = _auto_assign(handoff_id, now or timezone.now())
+    return handoff
+
+
+@transaction.atomic
+def _auto_assign(handoff_id: int, now: datetime) -> tuple[Handoff | None, bool]:
+    """The assignment, and whether anyone in the team was eligible at all (a sweep skips the
+    rest of a team with nobody).
+
+    Races prevented, in the lock order of docs/architecture.md extended (event log → team row →
+    availability rows → handoff row):
+    - with a manual claim or another assigner: the compare-and-swap UPDATE below only matches
+      an unowned open row, so there is one owner; the loser of a claim gets 409, an assigner
+      skips;
+    - two assigners reading the same round-robin cursor: the team row is locked;
+    - capacity: the candidates' availability rows are locked before their load is counted,
+      so two assignments to one person (from two teams) are counted one after the other."""
+    lock_event_seq()
+    waiting = (
+        Handoff.objects.filter(id=handoff_id, status=HandoffStatus.OPEN, assignee=None)
+        .values("team_id", "offered_to_role")
+        .first()
+    )
+    if waiting is None:
+        return None, True
+    team = Team.objects.select_for_update(no_key=True).get(pk=waiting["team_id"])
+    if team.assignment_mode not in AUTO_MODES:
+        return None, True
+    people = assignment_people(team_ids=[team.pk], lock=True).get(team.pk, [])
+    chosen = choose(
+        mode=team.assignment_mode,
+        people=people,
+        at=now,
+        cursor=team.round_robin_cursor,
+        offered_to_role=waiting["offered_to_role"],
+        exclude=_released_recently(handoff_id, people, now),
+    )
+    if chosen is None:
+        return None, any(unavailable_reason(p, now) is None for p in people)
+    won = Handoff.objects.filter(id=handoff_id, assignee=None, status=HandoffStatus.OPEN).update(
+        assignee_id=chosen.user_id, status=HandoffStatus.CLAIMED, claimed_at=now, updated_at=now
+    )
+    if won != 1:
+        return None, True
+    if team.assignment_mode == AssignmentMode.ROUND_ROBIN:
+        Team.objects.filter(pk=team.pk).update(round_robin_cursor=chosen.user_id)
+    Availability.objects.filter(user_id=chosen.user_id).update(last_assigned_at=now)
+    handoff = _fresh(handoff_id)
+    detail = f"auto-assigned ({MODE_LABELS[team.assignment_mode]})"
+    if waiting["offered_to_role"] and chosen.role == waiting["offered_to_role"]:
+        detail += f", offered to the {Role(chosen.role).label}"
+    HandoffEvent.objects.create(
+        handoff=handoff,
+        kind=HandoffEventKind.CLAIMED,
+        actor=None,
+        data={"detail": detail, "auto": True, "to": chosen.username, "to_id": chosen.user_id},
+    )
+    _announce([handoff], EventType.HANDOFF_UPDATED)
+    return handoff, True
+
+
+def _released_recently(handoff_id: int, people: list[Person], now: datetime) -> frozenset[int]:
+    """Who had this handoff taken back within the cooldown (older events name only a username)."""
+    ids = {p.username: p.user_id for p in people}
+    releases = []
+    for data, at in HandoffEvent.objects.filter(
+        handoff_id=handoff_id, kind=HandoffEventKind.RELEASED, at__gt=now - RELEASE_COOLDOWN
+    ).values_list("data", "at"):
+        user_id = data.get("from_id") or ids.get(data.get("from") or "")
+        if user_id:
+            releases.append((user_id, at))
+    return cooling_down(releases, now)
+
+
+def handoffs_auto_assign_waiting(
+    *, team_ids: Iterable[int] | None = None, limit: int = 200, now: datetime | None = None
+) -> int:
+    """One pass over waiting handoffs in auto-assigning teams, oldest first; how many it
+    assigned. Each assignment is its own short transaction, so two passes at once (beat and a
+    raise, two workers) interleave safely: the second finds a handoff taken and moves on."""
+    waiting = Handoff.objects.filter(
+        status=HandoffStatus.OPEN, assignee=None, team__assignment_mode__in=AUTO_MODES
+    )
+    if team_ids is not None:
+        waiting = waiting.filter(team_id__in=list(team_ids))
+    oldest_first = list(waiting.order_by("created_at", "id").values_list("id", "team_id")[:limit])
+    assigned, nobody = 0, set[int]()
+    for handoff_id, team_id in oldest_first:
+        if team_id in nobody:
+            continue
+        handoff, anyone = _auto_assign(handoff_id, now or timezone.now())
+        if handoff is not None:
+            assigned += 1
+        elif not anyone:
+            nobody.add(team_id)
+    return assigned

@@ -4,6 +4,7 @@ trigger.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from handoffs.assignment import AUTO_MODES
 from handoffs.choices import (
     ACTIVE_STATUSES,
     HandoffEventKind,
@@ -90,6 +92,8 @@ def handoff_raise(*, request: RaiseRequest) -> tuple[Handoff, bool]:
         )
         handoff.assignee = None
         _announce([handoff], EventType.HANDOFF_CREATED)
+        if request.team.assignment_mode in AUTO_MODES:
+            _assign_after_commit(request.team.pk)
         return handoff, True
     raise Conflict("Could not raise or attach the handoff; try again.")
 
@@ -103,3 +107,24 @@ def _attach_evidence(handoff: Handoff, request: RaiseRequest) -> Handoff:
     handoff = _fresh(handoff.pk)
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return handoff
+
+
+_pending = threading.local()
+
+
+def _assign_after_commit(team_id: int) -> None:
+    """After commit, run an assignment pass over the team (oldest first, so the new handoff
+    does not jump ahead of ones already waiting). A batch raising many handoffs in one
+    transaction sends one pass per team, not one per handoff."""
+    from handoffs.tasks import assignment_sweep  # tasks import the services
+
+    teams: set[int] = _pending.__dict__.setdefault("teams", set())
+    teams.add(team_id)
+
+    def flush() -> None:
+        if teams:
+            team_ids = sorted(teams)
+            teams.clear()
+            assignment_sweep.delay(team_ids=team_ids)
+
+    transaction.on_commit(flush, robust=True)
