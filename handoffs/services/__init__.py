@@ -11,10 +11,12 @@ from handoffs.services.inbound import (
     message_receive,
 )
 from handoffs.services.ownership import (
+    handoff_auto_assign,
     handoff_claim,
     handoff_reassign,
     handoff_release,
     handoff_resolve,
+    handoffs_auto_assign_waiting,
 )
 from handoffs.services.raising import (
     MAX_EVIDENCE_ITEMS,
@@ -36,12 +38,14 @@ __all__ = [
     "RaiseRequest",
     "Received",
     "conversation_for",
+    "handoff_auto_assign",
     "handoff_claim",
     "handoff_raise",
     "handoff_reassign",
     "handoff_release",
     "handoff_reply",
     "handoff_resolve",
+    "handoffs_auto_assign_waiting",
     "message_receive",
     "reply_route",
     "signature_line",
