@@ -8,8 +8,18 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from handoffs.choices import OutboxStatus
-from handoffs.models import Handoff, HandoffEvent, Message, OutboxEntry
+from handoffs.models import (
+    FaqEntry,
+    Handoff,
+    HandoffEvent,
+    Message,
+    OutboxEntry,
+    TriagePhrase,
+    TriageSettings,
+)
 from handoffs.tasks import outbox_deliver
+from handoffs.triage.choices import FaqStatus
+from handoffs.triage.services import faq_entries_review
 from portal.admin import TeamScopedAdmin
 
 
@@ -64,10 +74,12 @@ class MessageAdmin(ReadOnlyAdmin):
         "direction",
         "channel",
         "automated",
+        "triage",
+        "sentiment",
         "author",
         "created_at",
     ]
-    list_filter = ["direction", "channel", "automated"]
+    list_filter = ["direction", "channel", "automated", "triage"]
     list_select_related = ["conversation__contact", "author"]
 
 
@@ -106,3 +118,74 @@ class OutboxAdmin(ReadOnlyAdmin):
         for entry_id in ids:
             outbox_deliver.delay(entry_id)
         self.message_user(request, f"Queued {len(ids)} message(s) for delivery.")
+
+
+# ---- triage: the data ops edit (docs/triage.md) -------------------------------------------
+
+
+@admin.register(TriagePhrase)
+class TriagePhraseAdmin(admin.ModelAdmin):
+    list_display = ["phrase", "kind", "whole_message", "enabled", "updated_at"]
+    list_editable = ["enabled"]
+    list_filter = ["kind", "enabled", "whole_message"]
+    search_fields = ["phrase"]
+
+
+@admin.register(TriageSettings)
+class TriageSettingsAdmin(admin.ModelAdmin):
+    """One row: it is edited, never added twice or deleted."""
+
+    list_display = [
+        "__str__",
+        "angry_at_most",
+        "positive_at_least",
+        "faq_match_at_least",
+        "default_team",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not TriageSettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(admin.ModelAdmin):
+    """Candidates come from answered complexity handoffs; "Approve" makes an entry live for the
+    ranker from the next message on, "Reject" keeps it out."""
+
+    list_display = ["question", "status", "source_handoff", "created_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["question", "answer", "keywords"]
+    readonly_fields = [
+        "status",
+        "source_handoff",
+        "created_by",
+        "created_at",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    fields = ["question", "answer", "keywords", *readonly_fields]
+    actions = ["approve", "reject"]
+    list_select_related = ["created_by", "source_handoff"]
+
+    def save_model(self, request: HttpRequest, obj: FaqEntry, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # a new entry is a candidate until approved
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Approve (the bot answers with it)", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
+        self._review(request, queryset, FaqStatus.APPROVED, "approved")
+
+    @admin.action(description="Reject", permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
+        self._review(request, queryset, FaqStatus.REJECTED, "rejected")
+
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[FaqEntry], status: str, done: str
+    ) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        changed = faq_entries_review(entry_ids=ids, status=status, user=request.user)
+        self.message_user(request, f"{changed} FAQ entr{'y' if changed == 1 else 'ies'} {done}.")

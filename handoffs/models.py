@@ -14,6 +14,14 @@ from handoffs.choices import (
     Priority,
     Trigger,
 )
+from handoffs.triage.choices import FaqStatus, PhraseKind, TriageLabel
+from handoffs.triage.defaults import (
+    ANGRY_AT_MOST,
+    ASSISTANT_SIGNATURE,
+    FAQ_MATCH_AT_LEAST,
+    HOLDING_REPLY,
+    POSITIVE_AT_LEAST,
+)
 from portal.choices import Role
 
 
@@ -141,6 +149,18 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL = none; unique when set)
+    sentiment = models.FloatField(
+        null=True, blank=True, help_text="VADER compound score of an inbound message (−1…+1)."
+    )
+    triage = models.CharField(
+        max_length=20,
+        choices=TriageLabel.choices,
+        blank=True,
+        help_text="What triage made of an inbound message (docs/triage.md).",
+    )
+    triage_phrase = models.CharField(
+        max_length=200, blank=True, help_text="The phrase that decided the label, if one did."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -190,3 +210,114 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to_address} ({self.status})"
+
+
+class TriagePhrase(models.Model):
+    """A phrase that labels an inbound message (docs/triage.md). Matching ignores case,
+    punctuation and apostrophes and looks at whole words only."""
+
+    kind = models.CharField(max_length=20, choices=PhraseKind.choices)
+    phrase = models.CharField(max_length=200)
+    whole_message = models.BooleanField(
+        default=False,
+        help_text="Counts only when it is the entire message (courtesy words aside), e.g. a "
+        "bare “STOP” text.",
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "phrase"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "phrase", "whole_message"], name="triage_phrase_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.phrase}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from handoffs.triage.text import words
+
+        if not words(self.phrase):
+            raise ValidationError({"phrase": "A phrase needs at least one word."})
+
+
+class TriageSettings(models.Model):
+    """One row (pk 1): the thresholds and wording triage uses."""
+
+    angry_at_most = models.FloatField(
+        default=ANGRY_AT_MOST,
+        help_text="A VADER compound score at or below this reads as angry (−1…+1).",
+    )
+    positive_at_least = models.FloatField(
+        default=POSITIVE_AT_LEAST,
+        help_text="A VADER compound score at or above this reads as positive (−1…+1).",
+    )
+    faq_match_at_least = models.FloatField(
+        default=FAQ_MATCH_AT_LEAST,
+        help_text="A question whose best FAQ entry scores at least this (0…1) is answered by "
+        "the bot; below it a specialist is asked.",
+    )
+    holding_reply = models.CharField(
+        max_length=500,
+        default=HOLDING_REPLY,
+        help_text="Sent when a question goes to a specialist.",
+    )
+    assistant_signature = models.CharField(
+        max_length=200,
+        default=ASSISTANT_SIGNATURE,
+        help_text="Ends every message the bot writes, so contacts know it is automated.",
+    )
+    default_team = models.ForeignKey(
+        "portal.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Gets handoffs for contacts no team owns yet (no handoff, no journey step); "
+        "empty means the first team.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "triage settings"
+        verbose_name_plural = "triage settings"
+
+    def __str__(self) -> str:
+        return "Triage settings"
+
+
+class FaqEntry(models.Model):
+    """The knowledge base the bot answers questions from. Only approved entries are used;
+    candidates come from answered complexity handoffs and wait for ops to review them."""
+
+    question = models.CharField(max_length=500)
+    answer = models.TextField()
+    keywords = models.CharField(
+        max_length=500, blank=True, help_text="Other words people use for this (space-separated)."
+    )
+    status = models.CharField(max_length=20, choices=FaqStatus.choices, default=FaqStatus.CANDIDATE)
+    source_handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="faq_entries"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "FAQ entry"
+        verbose_name_plural = "FAQ entries"
+        ordering = ["status", "question"]
+
+    def __str__(self) -> str:
+        return self.question

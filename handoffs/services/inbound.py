@@ -1,5 +1,6 @@
-"""Messages from contacts: stored once, threaded into the conversation, waking (or reopening)
-the handoff they answer and the journeys waiting for a reply.
+"""Messages from contacts: stored once, threaded into the conversation, triaged (sentiment,
+questions and the FAQ: handoffs/triage/), waking (or reopening) the handoff they answer and the
+journeys waiting for a reply.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from handoffs.choices import (
 from handoffs.models import Conversation, Handoff, HandoffEvent, Message
 from handoffs.services.common import _announce, _fresh
 from handoffs.services.replies import conversation_for
+from handoffs.triage.services import message_triage
 from journeys.models import Contact
 from journeys.services import (
     account_upsert,
@@ -51,7 +53,10 @@ class InboundMessage:
 def message_receive(*, message: InboundMessage) -> Received:
     """A contact wrote to us. Stored once per (channel, external_id); threads into the contact's
     conversation, which then replies on this channel; wakes the handoff that is waiting on the
-    contact, or reopens one resolved within the team's reopen window."""
+    contact, or reopens one resolved within the team's reopen window. Then triage reads it in
+    the same transaction (so a 202 means it happened; a duplicate is not triaged again): with no
+    handoff under way, an angry, confused or opt-out reply or an unanswerable question goes to a
+    person, and an FAQ question is answered by the bot."""
     if message.external_id:
         existing = Message.objects.filter(
             channel=message.channel, external_id=message.external_id
@@ -89,6 +94,7 @@ def message_receive(*, message: InboundMessage) -> Received:
         return Received(id=existing.pk, duplicate=True)
     if handoff is not None:
         _wake_for_reply(handoff, stored)
+    message_triage(message=stored, contact=contact, handoff=handoff)
     from journeys.tasks import enrollments_hear_reply  # journeys import this module
 
     transaction.on_commit(lambda: enrollments_hear_reply.delay(stored.pk), robust=True)

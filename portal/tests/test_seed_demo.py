@@ -209,3 +209,42 @@ def test_the_seeded_renewal_reviews_with_a_person_then_waits_for_the_renewal():
 
     renewal.refresh_from_db()
     assert renewal.status == "completed"
+
+
+# ---- triage (docs/triage.md) -------------------------------------------------------------
+
+
+def test_the_demo_has_a_faq_and_shows_each_triage_outcome(db):
+    from handoffs.models import FaqEntry
+
+    _seed()
+
+    questions = set(FaqEntry.objects.filter(status="approved").values_list("question", flat=True))
+    for topic in ["opening hours", "reset my password", "free trial", "prices", "based"]:
+        assert any(topic in q for q in questions), topic
+    ada = Handoff.objects.get(contact__external_id="c-demo-ada")
+    assert (ada.trigger, ada.priority) == ("sentiment", "high")
+    assert ada.reason.startswith("Angry reply (VADER")
+    mary = Handoff.objects.get(contact__external_id="c-demo-mary")
+    assert mary.trigger == "complexity"
+    assert (
+        mary.messages.filter(direction="out", automated=True)
+        .get()
+        .body.startswith("Great question")
+    )
+    answer = Message.objects.get(
+        conversation__contact__external_id="c-demo-rosalind", direction="out"
+    )
+    assert answer.body.startswith("Our team is available")
+    assert not Handoff.objects.filter(contact__external_id="c-demo-rosalind").exists()
+
+
+def test_running_it_again_adds_no_faq_entries_or_triage_samples(db):
+    from handoffs.models import FaqEntry
+
+    _seed()
+    before = (FaqEntry.objects.count(), Message.objects.count(), Handoff.objects.count())
+
+    _seed()
+
+    assert (FaqEntry.objects.count(), Message.objects.count(), Handoff.objects.count()) == before

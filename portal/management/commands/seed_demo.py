@@ -55,6 +55,9 @@ OPS_PERMISSIONS = [
     ("handoffs", "handoff", ["view"]),
     ("handoffs", "message", ["view"]),
     ("handoffs", "outboxentry", ["view", "change"]),
+    ("handoffs", "faqentry", ["view", "add", "change"]),  # triage: docs/triage.md
+    ("handoffs", "triagephrase", ["view", "add", "change", "delete"]),
+    ("handoffs", "triagesettings", ["view", "change"]),
 ]
 RATES = {"USD": "0.79", "EUR": "0.86"}  # value of one unit in GBP, the demo's base currency
 RULES = [
@@ -514,6 +517,29 @@ SAMPLES = [
         properties={"seats_used": 48, "seats": 50},
     ),
 ]
+# Inbound messages triage reads (docs/triage.md): an FAQ answer, an angry reply (a sentiment
+# handoff) and a question the FAQ cannot answer (the holding reply and a complexity handoff).
+TRIAGE_SAMPLES = [
+    (
+        {"external_id": "c-demo-rosalind", "name": "Rosalind Franklin", "phone": "+447700900108"},
+        "sms",
+        "demo-rosalind-hours",
+        "Hi, what are your opening hours?",
+    ),
+    (
+        {"external_id": "c-demo-ada"},
+        "email",
+        "demo-ada-angry",
+        "This is the third time I'm asking: the CSV import still fails and nobody has got back "
+        "to me.",
+    ),
+    (
+        {"external_id": "c-demo-mary"},
+        "email",
+        "demo-mary-question",
+        "When we buy, can the trial workspace move under our parent company's account?",
+    ),
+]
 # Sent after SAMPLES, so the journeys they started are waiting for them.
 FOLLOW_UPS = [
     _signal(
@@ -537,6 +563,7 @@ class Command(BaseCommand):
                 ExchangeRate.objects.get_or_create(currency=currency, defaults={"rate": rate})
             self._journeys()
             self._samples()
+            self._triage()
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
@@ -578,6 +605,41 @@ class Command(BaseCommand):
                     user.groups.add(ops_group)
             for slug, role in roles.items():
                 membership_set(user=user, team=teams[slug], role=role)
+        self._availability(teams, ops_group)
+
+    def _availability(self, teams: dict[str, Team], ops_group: Group) -> None:
+        """Who takes handoffs, when (docs/assignment.md). Sales assigns round robin; Success stays
+        manual, so the demo shows both. Demo hours are all day, every day, so auto-assignment
+        works whenever the demo runs; real people set theirs on /me/availability/. Set once, on
+        the first run: running the seed again never undoes what people or ops changed since."""
+        from datetime import time
+
+        from portal.choices import AssignmentMode, AvailabilityStatus
+        from portal.models import Availability
+        from portal.services import (
+            availability_set_hours,
+            availability_set_status,
+            team_set_assignment_mode,
+        )
+
+        for model, actions in [
+            ("availability", ["view", "add", "change"]),
+            ("workingperiod", ["view", "add", "change", "delete"]),
+        ]:
+            for action in actions:
+                ops_group.permissions.add(
+                    Permission.objects.get(
+                        content_type__app_label="portal", codename=f"{action}_{model}"
+                    )
+                )
+        if Availability.objects.filter(user__username="riley").exists():
+            return
+        all_day = [(weekday, time(0), time(0)) for weekday in range(7)]
+        for username in ["riley", "sam", "casey", "morgan"]:
+            user = get_user_model().objects.get(username=username)
+            availability_set_hours(user=user, time_zone="Europe/London", periods=all_day)
+            availability_set_status(user=user, status=AvailabilityStatus.AVAILABLE)
+        team_set_assignment_mode(team=teams["sales"], mode=AssignmentMode.ROUND_ROBIN)
 
     def _rules(self, teams: dict[str, Team]) -> None:
         for spec in RULES:
@@ -641,3 +703,26 @@ class Command(BaseCommand):
                 external_id="demo-margaret-reply-1",
             )
         )
+
+    def _triage(self) -> None:
+        """The starter FAQ (approved) and the sample messages triage reads. Idempotent: entries
+        are found by question, messages by their external id."""
+        from handoffs.models import FaqEntry
+        from handoffs.triage.choices import FaqStatus
+        from handoffs.triage.defaults import STARTER_FAQ
+
+        for question, answer, keywords in STARTER_FAQ:
+            FaqEntry.objects.get_or_create(
+                question=question,
+                defaults={"answer": answer, "keywords": keywords, "status": FaqStatus.APPROVED},
+            )
+        for contact, channel, message_id, body in TRIAGE_SAMPLES:
+            message_receive(
+                message=InboundMessage(
+                    contact=contact,
+                    account=None,
+                    channel=channel,
+                    body=body,
+                    external_id=message_id,
+                )
+            )
