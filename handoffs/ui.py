@@ -33,7 +33,7 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         "user": user,
         "handoff": handoff,
         "contact": handoff.contact,
-        "messages": messages,
+        "thread": messages,  # not "messages": base.html shows that key as flash banners
         "history": handoff_history(handoff=handoff),
         "enrollments": enrollments,
         "has_paused": any(e.status == EnrollmentStatus.PAUSED_FOR_HUMAN for e in enrollments),

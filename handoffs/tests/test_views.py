@@ -17,6 +17,7 @@ from conftest import Org
 from handoffs.choices import Channel, Direction, HandoffEventKind, OutboxStatus, Priority, Trigger
 from handoffs.live import LiveView, render_changes
 from handoffs.models import Conversation, Handoff, HandoffEvent, Message, OutboxEntry
+from handoffs.services import handoff_reply
 from journeys.choices import EnrollmentStatus
 from journeys.models import Contact, Enrollment
 from portal.choices import Role
@@ -539,3 +540,14 @@ def test_the_handoff_page_template_runs_no_query_of_its_own(org: Org, ada: Hando
     assert "Acme Ltd" in html
     lazy = [q["sql"] for q in queries.captured_queries if 'FROM "journeys_account"' in q["sql"]]
     assert lazy == []
+
+
+def test_the_conversation_is_not_also_shown_as_flash_banners(org: Org, ada: Handoff) -> None:
+    handoff_reply(handoff_id=ada.pk, user=org.users["riley"], body="Hello Ada")
+    client = Client()
+    client.force_login(org.users["riley"])
+
+    html = client.get(f"/handoffs/{ada.pk}/").content.decode()
+
+    assert 'class="flash"' not in html
+    assert html.count("Hello Ada") == 1

@@ -38,6 +38,16 @@ _YES_PHRASES = _phrases(
     "for sure",
     "that's right",
     "thats right",
+    # positive intent: a "yes" to "shall we talk?" that never says yes
+    "sounds good",
+    "sounds great",
+    "interested",
+    "count me in",
+    "let's do it",
+    "lets do it",
+    "call me",
+    "go ahead",
+    "please do",
 )
 # Idioms that contain "no"/"not" but mean yes; removed before looking for a negation.
 _YES_IDIOMS = _phrases(
