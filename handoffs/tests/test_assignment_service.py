@@ -336,3 +336,15 @@ def test_over_the_api_a_director_reassigns_and_the_owner_releases_an_auto_assign
     assert released.status_code == 200
     assert (released.json()["status"], released.json()["assignee"]) == ("open", None)
     assert handoff_auto_assign(handoff_id=handoff.pk).assignee.username == "riley"  # not rob
+
+
+def test_the_handoff_history_says_who_it_was_auto_assigned_to(sales_rr: Org, client):
+    handoff = raise_handoff(sales_rr)
+    handoff_auto_assign(handoff_id=handoff.pk)
+    client.force_login(sales_rr.users["rob"])
+
+    html = client.get(f"/handoffs/{handoff.pk}/").content.decode()
+
+    assert (
+        'Claimed for riley <span class="muted small">(auto-assigned (round robin))</span>' in html
+    )
