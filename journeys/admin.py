@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
@@ -252,20 +253,16 @@ class ContactAdmin(TeamScopedAdmin):
             }
             return TemplateResponse(request, "admin/journeys/contact_enroll.html", context)
         journey = form.cleaned_data["journey"]
-        enrolled, refusals = 0, []
-        for contact in queryset:
-            try:
-                enrollment_enroll_by_hand(contact=contact, journey=journey, actor=request.user)
-            except DomainError as refusal:
-                refusals.append(refusal.detail)
-            else:
-                enrolled += 1
-        self.message_user(
+        _each(
+            self,
             request,
-            f"Enrolled {enrolled} contact(s) in {journey.name}; {len(refusals)} refused.",
-            level=messages.SUCCESS if enrolled else messages.WARNING,
+            queryset,
+            lambda contact: enrollment_enroll_by_hand(
+                contact=contact, journey=journey, actor=request.user
+            ),
+            "Enrolled {done} contact(s) in {journey}; {refused} refused.",
+            journey=journey.name,
         )
-        _report_refusals(self, request, refusals)
         return None
 
     def has_enroll_permission(self, request: HttpRequest) -> bool:
@@ -348,6 +345,32 @@ ENROLLMENT_DETAIL_FIELDS = [
     "updated_at",
 ]
 MAX_LISTED_REFUSALS = 20
+
+
+def _each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    items: Iterable[Any],
+    act: Callable[[Any], object],
+    summary: str,
+    **names: str,
+) -> None:
+    """Run a service on each selected item; say how many it did and why the rest were refused.
+    `summary` is a format string over done, refused and `names`."""
+    done, refusals = 0, []
+    for item in items:
+        try:
+            act(item)
+        except DomainError as refusal:
+            refusals.append(refusal.detail)
+        else:
+            done += 1
+    model_admin.message_user(
+        request,
+        summary.format(done=done, refused=len(refusals), **names),
+        level=messages.SUCCESS if done else messages.WARNING,
+    )
+    _report_refusals(model_admin, request, refusals)
 
 
 def _report_refusals(model_admin: admin.ModelAdmin, request: HttpRequest, lines: list[str]) -> None:
@@ -468,20 +491,15 @@ class EnrollmentAdmin(TeamScopedAdmin):
             }
             return TemplateResponse(request, "admin/journeys/enrollment_unenroll.html", context)
         reason = request.POST.get("reason", "").strip()[:200]
-        unenrolled, refusals = 0, []
-        for enrollment in queryset:
-            try:
-                enrollment_unenroll(enrollment_id=enrollment.pk, actor=request.user, reason=reason)
-            except DomainError as refusal:
-                refusals.append(refusal.detail)
-            else:
-                unenrolled += 1
-        self.message_user(
+        _each(
+            self,
             request,
-            f"Unenrolled {unenrolled} enrollment(s); {len(refusals)} refused.",
-            level=messages.SUCCESS if unenrolled else messages.WARNING,
+            queryset,
+            lambda enrollment: enrollment_unenroll(
+                enrollment_id=enrollment.pk, actor=request.user, reason=reason
+            ),
+            "Unenrolled {done} enrollment(s); {refused} refused.",
         )
-        _report_refusals(self, request, refusals)
         return None
 
     @admin.action(description="Move to the journey's live version", permissions=["change"])
