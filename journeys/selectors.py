@@ -312,7 +312,8 @@ def contact_summary(*, contact: Contact, principal: Any, now: datetime | None = 
     if any(talk.values()):
         lines.append(
             f"Last 7 days: {_n(talk['bot'], 'automated message')}, "
-            f"{_n(talk['human'], 'reply')} from people, {_n(talk['inbound'], 'message')} from "
+            f"{_n(talk['human'], 'reply', 'replies')} from people, "
+            f"{_n(talk['inbound'], 'message')} from "
             f"{contact.display_name}."
         )
     last_in = _messages(contact, teams).filter(direction="in").order_by("-created_at").first()
@@ -347,8 +348,8 @@ def contact_summary(*, contact: Contact, principal: Any, now: datetime | None = 
     return lines
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _n(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _ago(at: datetime, now: datetime) -> str:

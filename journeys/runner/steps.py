@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from journeys.answers import parse_answer
@@ -197,7 +197,7 @@ class _Run:
     def wait_for_answer(self, key: str, config: Mapping[str, Any], *, retried: bool) -> Outcome:
         timeout = _minutes(config.get("timeout_minutes"))
         due_at = self.now + timeout if timeout else None
-        until = f" until {due_at.isoformat()}" if due_at else ""
+        until = f" until {_when(due_at)}" if due_at else ""
         again = "Asked again" if retried else "Asked"
         self.log(key, "waiting", f"{again}; waiting for a reply{until}")
         return self.outcome(key, "active", due_at, "reply", asked=True, retried=retried)
@@ -211,7 +211,7 @@ class _Run:
             )
         due_at = self.now + length if length else None
         what = "a reply" if until == "reply" else f"signal {until}" if until else ""
-        parts = [f"for {what}" if what else "", f"until {due_at.isoformat()}" if due_at else ""]
+        parts = [f"for {what}" if what else "", f"until {_when(due_at)}" if due_at else ""]
         self.log(key, "waiting", " ".join(["Waiting", *filter(None, parts)]))
         return self.outcome(key, "active", due_at, until)
 
@@ -264,3 +264,8 @@ class _Run:
         if passed:
             return self.run_from(self.next_of(key, config.get("next")))
         return self.run_from(self.next_of(key, config.get("on_fail"), config.get("next")))
+
+
+def _when(at: datetime) -> str:
+    """A due time as the timeline shows it: "24 Nov 2026 10:00 UTC"."""
+    return f"{at.astimezone(UTC):%-d %b %Y %H:%M} UTC"

@@ -488,7 +488,7 @@ def test_the_follow_up_starts_with_the_intro_and_waits_three_days_for_a_reply() 
         ("wait_reply", "waiting"),
     ]
     assert outcome.actions[-1].data["summary"] == (
-        "Waiting for a reply until 2026-11-24T10:00:00+00:00"
+        "Waiting for a reply until 24 Nov 2026 10:00 UTC"
     )
     assert (outcome.status, outcome.due_at, outcome.waiting_for) == ("active", due, "reply")
     assert outcome.state == state("wait_reply", "active", due_at=due.isoformat())

@@ -562,8 +562,10 @@ class Command(BaseCommand):
             for currency, rate in RATES.items():
                 ExchangeRate.objects.get_or_create(currency=currency, defaults={"rate": rate})
             self._journeys()
-            self._samples()
-            self._triage()
+        # The samples commit one by one, as they would arrive: each signal's automated messages
+        # go out before the next event, not all held back by a person who took over later.
+        self._samples()
+        self._triage()
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
