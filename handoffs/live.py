@@ -55,10 +55,7 @@ def render_changes(*, user: Any, view: LiveView, changes: dict[int, str], seq: i
 
 
 def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
-    active = {
-        h.pk: h
-        for h in inbox_queryset(user=user, view="all", team_slug=None).filter(id__in=list(changes))
-    }
+    active = {h.pk: h for h in inbox_queryset(user=user).filter(id__in=list(changes))}
     missing = [hid for hid in changes if hid not in active]
     closed = (
         {h.pk: h for h in handoffs_visible_to(principal=user).filter(id__in=missing)}
@@ -84,7 +81,7 @@ def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
             parts.append(row)
     if parts:
         only = view.inbox
-        counts = inbox_counts(user=user, team_slug=only.team, only=only)
+        counts = inbox_counts(user=user, only=only)
         parts.append(
             render_to_string(
                 "handoffs/inbox.html#tabs",

@@ -166,7 +166,7 @@ class InboxFilter:
         )
 
     def narrow(self, qs: QuerySet[Handoff]) -> QuerySet[Handoff]:
-        """Team, trigger and priority (the view is applied by the caller: counts need all)."""
+        """Team, trigger and priority (not the view: the tab counts need every view)."""
         if self.team:
             qs = qs.filter(team__slug=self.team)
         if self.trigger:
@@ -212,19 +212,16 @@ class InboxFilter:
         return "?" + urlencode({k: v for k, v in values.items() if v})
 
 
-def inbox_queryset(
-    *, user: Any, view: str, team_slug: str | None, only: InboxFilter | None = None
-) -> QuerySet[Handoff]:
-    """The live inbox: active handoffs in the user's teams, offered-to-my-role first, then by
-    first-response due time. `only` narrows it further (trigger, priority)."""
-    qs = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
-    if team_slug:
-        qs = qs.filter(team__slug=team_slug)
-    if only is not None:
-        qs = only.narrow(qs)
-    if view == "mine":
+ALL_OPEN = InboxFilter()
+
+
+def inbox_queryset(*, user: Any, only: InboxFilter = ALL_OPEN) -> QuerySet[Handoff]:
+    """The live inbox: active handoffs in the user's teams, narrowed by `only` (view, team,
+    trigger, priority), offered-to-my-role first, then by first-response due time."""
+    qs = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
+    if only.view == "mine":
         qs = qs.filter(assignee=user)
-    elif view == "unassigned":
+    elif only.view == "unassigned":
         qs = qs.filter(assignee=None)
     offered = Membership.objects.filter(
         user=user, team=OuterRef("team"), role=OuterRef("offered_to_role")
@@ -239,15 +236,9 @@ def inbox_queryset(
     return qs.order_by("-offered_to_me", "first_response_due_at", "id")
 
 
-def inbox_counts(
-    *, user: Any, team_slug: str | None, only: InboxFilter | None = None
-) -> dict[str, int]:
-    """The tab counts: one aggregate query over the user's active handoffs."""
-    scope = handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES)
-    if team_slug:
-        scope = scope.filter(team__slug=team_slug)
-    if only is not None:
-        scope = only.narrow(scope)
+def inbox_counts(*, user: Any, only: InboxFilter = ALL_OPEN) -> dict[str, int]:
+    """The tab counts under the filter's team, trigger and priority: one aggregate query."""
+    scope = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
     return scope.aggregate(
         all=Count("id"),
         mine=Count("id", filter=Q(assignee=user)),
@@ -257,7 +248,7 @@ def inbox_counts(
 
 def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:
     return (
-        inbox_queryset(user=user, view="all", team_slug=None).filter(id=handoff_id).first()
+        inbox_queryset(user=user).filter(id=handoff_id).first()
         or handoffs_visible_to(principal=user).filter(id=handoff_id).first()
     )
 

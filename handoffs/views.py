@@ -34,9 +34,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     teams = list(teams_visible_to(principal=request.user).order_by("name"))
     only = InboxFilter.from_query(request.GET, team_slugs={t.slug for t in teams})
     since = event_log_head()  # read first: the live stream resumes from here, missing nothing
-    rows = inbox_queryset(user=request.user, view=only.view, team_slug=only.team, only=only)
+    rows = inbox_queryset(user=request.user, only=only)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = inbox_counts(user=request.user, team_slug=only.team, only=only)
+    counts = inbox_counts(user=request.user, only=only)
     context = {
         **row_context(user=request.user),
         "page": page,
@@ -83,7 +83,7 @@ def _respond(
             **row_context(user=request.user),
             "handoff": handoff,
             "notice": notice,
-            "counts": inbox_counts(user=request.user, team_slug=only.team, only=only),
+            "counts": inbox_counts(user=request.user, only=only),
             "view": only.view,
             "filter": only,
         }

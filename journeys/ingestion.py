@@ -245,12 +245,24 @@ def _evaluate(items: list[_Item]) -> None:
     _wake_waiting(items)
     if not journeys and not active_rules:
         return
+    # One document per signal, with exchange rates loaded once and only if a condition converts
+    # money: enrollment conditions and rules read the same document.
+    money = [rule.condition for rule in active_rules] + [j.enroll_condition for j in journeys]
+    rates = exchange_rates() if any(map(rules.condition_uses_currency, money)) else None
+    docs = {}
+    for item in items:
+        assert item.signal is not None and item.contact is not None
+        docs[item.index] = signal_document(item.data, item.signal.occurred_at, rates)
     started = enrollments_start_many(
         pairs=[
             (item.contact, journey)
             for item in items
             for journey in journeys
-            if journey.enroll_on_signal_type == item.data["type"] and _enrolls(journey, item)
+            if journey.enroll_on_signal_type == item.data["type"]
+            and (
+                not journey.enroll_condition
+                or rules.condition_matches(journey.enroll_condition, docs[item.index])
+            )
         ],
         versions=latest_versions(journeys) if journeys else {},
     )
@@ -259,26 +271,12 @@ def _evaluate(items: list[_Item]) -> None:
             enrollments=started,
             properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
         )
-    money = [rule.condition for rule in active_rules] + [j.enroll_condition for j in journeys]
-    rates = exchange_rates() if any(map(rules.condition_uses_currency, money)) else None
     for item in items:
-        signal = item.signal
-        assert signal is not None and item.contact is not None
-        doc = signal_document(item.data, signal.occurred_at, rates)
+        signal, doc = item.signal, docs[item.index]
         for rule in active_rules:
             if rule.signal_type != signal.type or not rules.condition_matches(rule.condition, doc):
                 continue
             handoff_raise(request=_raise_request(rule, doc, item.contact, signal))
-
-
-def _enrolls(journey: Journey, item: _Item) -> bool:
-    """A journey's enrollment condition, in the rules' language, over the signal document."""
-    if not journey.enroll_condition:
-        return True
-    assert item.signal is not None
-    money = rules.condition_uses_currency(journey.enroll_condition)
-    doc = signal_document(item.data, item.signal.occurred_at, exchange_rates() if money else None)
-    return rules.condition_matches(journey.enroll_condition, doc)
 
 
 def _wake_waiting(items: list[_Item]) -> None:
