@@ -226,7 +226,7 @@ def _columns(
     """The live version's stages in order, matched to today's stage rows (by id, else key)."""
     by_id = {s.pk: s for s in stages}
     by_key = {stage_key(s): s for s in stages}
-    loop_labels = dict(Stage._meta.get_field("loop_stage").choices)
+    loop_labels = dict(LoopStage.choices)
     entries = definition.get("stages") or [
         {"key": stage_key(s), "id": s.pk, "name": s.name, "loop_stage": s.loop_stage}
         for s in stages
