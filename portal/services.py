@@ -167,12 +167,22 @@ def availability_changed_in_admin(*, availability: Availability, by: AbstractBas
         _assignment_pass_on_commit(availability.user)
 
 
-def team_set_assignment_mode(*, team: Team, mode: str) -> Team:
-    """Switch a team between manual claiming and auto-assignment. Turning it on lets the next
-    pass (beat, or the next raise) hand out what is already waiting."""
+@transaction.atomic
+def team_set_assignment_mode(*, team: Team, mode: str, by: AbstractBaseUser | None = None) -> Team:
+    """Switch a team between manual claiming and auto-assignment. Turning it on runs an
+    assignment pass after commit, so what is already waiting is handed out at once."""
     if mode not in AssignmentMode.values:
-        raise InvalidInput("Unknown assignment mode.", {"assignment_mode": [f"Not {mode!r}."]})
+        choices = ", ".join(AssignmentMode.values)
+        raise InvalidInput(
+            f"Unknown assignment mode {mode[:20]!r}. Choose one of: {choices}.",
+            {"assignment_mode": [f"Choose one of: {choices}."]},
+        )
     Team.objects.filter(pk=team.pk).update(assignment_mode=mode)
     team.assignment_mode = mode
-    log.info("team assignment mode: team=%s mode=%s", team.slug, mode)
+    log.info("team assignment mode: team=%s mode=%s by=%s", team.slug, mode, by.pk if by else None)
+    if mode != AssignmentMode.MANUAL:
+        team_ids = [team.pk]
+        transaction.on_commit(
+            lambda: import_string(ASSIGNMENT_SWEEP_TASK).delay(team_ids=team_ids), robust=True
+        )
     return team

@@ -18,6 +18,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("me/availability/", views.my_availability, name="my-availability"),
     path("me/availability/status/", views.my_status, name="my-status"),
+    path("teams/<slug:slug>/assignment/", views.team_assignment_mode, name="team-assignment-mode"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path(
         "accounts/login/",

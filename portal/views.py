@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -18,16 +18,22 @@ from django.views.decorators.http import require_http_methods
 # The site layer composes the apps: availability lives in portal, load and policy in handoffs.
 from handoffs.assignment import POOL_ROLES, Person, unavailable_reason
 from handoffs.services.ownership import assignment_people
-from portal.choices import AvailabilityStatus, Role
-from portal.errors import InvalidInput
+from portal.choices import AssignmentMode, AvailabilityStatus, Role
+from portal.errors import InvalidInput, security_log
 from portal.models import WorkingPeriod
 from portal.selectors import (
     availability_of,
     member_team_ids,
     teams_managed_by,
+    teams_visible_to,
     user_home_url,
 )
-from portal.services import availability_set_hours, availability_set_status, time_zone_names
+from portal.services import (
+    availability_set_hours,
+    availability_set_status,
+    team_set_assignment_mode,
+    time_zone_names,
+)
 
 
 @login_required
@@ -180,6 +186,7 @@ def _availability_page(
         "time_zones": sorted(time_zone_names()),
         "me": _member_rows([me], now)[0] if me else None,
         "teams": [(team, _member_rows(people.get(team.pk, []), now)) for team in managed],
+        "assignment_modes": AssignmentMode.choices,
         "error": error,
     }
     return render(request, "portal/availability.html", context, status=status)
@@ -239,3 +246,25 @@ def _status_control(
         "error": error,
     }
     return render(request, "portal/availability.html#status-control", context, status=status)
+
+
+@login_required
+@require_http_methods(["POST"])
+def team_assignment_mode(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lead or director switches their team between claiming and auto-assignment."""
+    team = teams_visible_to(principal=request.user).filter(slug=slug[:50]).first()
+    if team is None:
+        raise Http404
+    if not teams_managed_by(user=request.user).filter(pk=team.pk).exists():
+        security_log.info("denied assignment mode of %s to user %s", slug, request.user.pk)
+        return _availability_page(
+            request,
+            error=f"Only the {team.name} team's leads can change how it assigns work.",
+            status=403,
+        )
+    try:
+        team_set_assignment_mode(team=team, mode=request.POST.get("mode", "")[:20], by=request.user)
+    except InvalidInput as exc:
+        return _availability_page(request, error=exc.detail, status=400)
+    flash.success(request, f"{team.name}: {team.get_assignment_mode_display()}.")
+    return redirect("my-availability")

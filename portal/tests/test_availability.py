@@ -287,3 +287,49 @@ def test_the_demo_makes_people_available_and_sales_round_robin_once(db: Any):
     call_command("seed_demo", stdout=StringIO())  # again: what people changed stays
 
     assert Availability.objects.get(user__username="riley").status == "away"
+
+
+def test_a_lead_switches_their_team_to_least_loaded_and_waiting_work_is_handed_out(
+    org: Org, client: Any, django_capture_on_commit_callbacks: Any
+):
+    from handoffs.tests.test_assignment_service import available, raise_handoff
+
+    waiting = raise_handoff(org)
+    available(org.users["riley"])
+    client.force_login(org.users["sam"])
+    sales = org.teams["sales"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/teams/{sales.slug}/assignment/", {"mode": "least_loaded"})
+
+    assert response.status_code == 302
+    sales.refresh_from_db()
+    assert sales.assignment_mode == "least_loaded"
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.assignee) == ("claimed", org.users["riley"])
+    page = client.get("/me/availability/").content.decode()
+    assert '<option value="least_loaded" selected>' in page
+
+
+def test_a_rep_cannot_change_the_assignment_mode(org: Org, client: Any):
+    client.force_login(org.users["riley"])
+    sales = org.teams["sales"]
+
+    response = client.post(f"/teams/{sales.slug}/assignment/", {"mode": "round_robin"})
+
+    assert response.status_code == 403
+    assert "leads can change" in response.content.decode()
+    sales.refresh_from_db()
+    assert sales.assignment_mode == "manual"
+
+
+def test_another_teams_lead_gets_a_404_and_a_bad_mode_a_400(org: Org, client: Any):
+    client.force_login(org.users["sam"])
+    support = next(t for slug, t in org.teams.items() if slug != "sales")
+
+    response = client.post(f"/teams/{support.slug}/assignment/", {"mode": "round_robin"})
+    assert response.status_code == 404
+    response = client.post(f"/teams/{org.teams['sales'].slug}/assignment/", {"mode": "lottery"})
+    assert response.status_code == 400
+    assert "Choose one of" in response.content.decode()
+    assert Team.objects.filter(assignment_mode="manual").count() == Team.objects.count()
