@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 from handoffs.choices import Channel, Direction
 from handoffs.models import Message, OutboxEntry
 from handoffs.payloads import display_name
+from portal.integrations.reply_tokens import reply_address
 
 log = logging.getLogger("baton.outbox")
 
@@ -98,7 +99,11 @@ def email_for(entry: OutboxEntry) -> EmailMessage:
         body=message.body,
         from_email=_sender(message),
         to=[entry.to_address],
-        reply_to=list(settings.BATON_EMAIL_REPLY_TO),
+        # A per-conversation reply address when BATON_EMAIL_REPLY_ADDRESS is set (threads a
+        # reply even if the mail client drops In-Reply-To), else the configured Reply-To.
+        reply_to=[address]
+        if (address := reply_address(message.conversation_id))
+        else list(settings.BATON_EMAIL_REPLY_TO),
         headers=headers,
     )
 

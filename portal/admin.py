@@ -216,3 +216,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} key(s).")
+
+
+from portal.integrations import admin as integrations_admin  # noqa: E402, F401

@@ -184,3 +184,6 @@ class TeamUserObjectPermission(UserObjectPermissionBase):
 
 class TeamGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
+
+
+from portal.integrations.models import InboundWebhook, WebhookDelivery  # noqa: E402, F401

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "guardian",
     "channels",
+    "anymail",  # inbound email webhooks (portal/integrations/email_inbound.py)
     "portal",
     "journeys",
     "handoffs",
@@ -269,6 +270,37 @@ if "@" not in _from_address:
 BATON_EMAIL_DOMAIN = env_str("BATON_EMAIL_DOMAIN", _from_address.rpartition("@")[2])
 BATON_EMAIL_DEFAULT_SUBJECT = env_str("BATON_EMAIL_DEFAULT_SUBJECT", "A message from Baton")
 BATON_EMAIL_REPLY_TO = env_list("BATON_EMAIL_REPLY_TO", [])
+
+# --- Integrations in: Segment, Twilio, inbound email, signed webhooks (docs/integrations.md) ---
+# The public base URL senders call (https://baton.example.com): Twilio signs the URL it called,
+# which a proxy may have rewritten. Empty: the URL as this server received it.
+BATON_PUBLIC_URL = env_str("BATON_PUBLIC_URL").rstrip("/")
+if BATON_PUBLIC_URL and not BATON_PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"BATON_PUBLIC_URL must be a URL, got {BATON_PUBLIC_URL!r}")
+# Twilio's webhooks are signed with the account's auth token; without it SMS/WhatsApp in is off.
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+# A per-conversation Reply-To address for outbound email, e.g. reply+{token}@in.example.com;
+# replies to it thread even when a mail client drops In-Reply-To. Empty: BATON_EMAIL_REPLY_TO.
+BATON_EMAIL_REPLY_ADDRESS = env_str("BATON_EMAIL_REPLY_ADDRESS")
+if BATON_EMAIL_REPLY_ADDRESS and (
+    BATON_EMAIL_REPLY_ADDRESS.count("{token}") != 1
+    or "@" not in BATON_EMAIL_REPLY_ADDRESS.partition("{token}")[2]
+):
+    raise ImproperlyConfigured(
+        "BATON_EMAIL_REPLY_ADDRESS needs one {token} before the @: reply+{token}@in.example.com"
+    )
+# Signed webhooks: how far a delivery's timestamp may be from now, either way.
+BATON_WEBHOOK_TOLERANCE_SECONDS = env_int("BATON_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+# Inbound email through django-anymail. Off until ANYMAIL_WEBHOOK_SECRET ("user:password", the
+# basic auth the provider sends) is set; Mailgun also checks its signing key.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET"),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+    }.items()
+    if value
+}
 
 # Money in rules is compared in this currency; ops keep the other currencies' rates in admin.
 BATON_BASE_CURRENCY = env_str("BATON_BASE_CURRENCY", "GBP").upper()

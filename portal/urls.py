@@ -37,6 +37,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("portal.api_urls")),
+    path("", include("portal.integrations.urls")),  # Segment, Twilio, email, signed webhooks
     path("", include("handoffs.urls")),
     path("", include("journeys.urls")),
 ]

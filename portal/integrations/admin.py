@@ -1,0 +1,263 @@
+"""Admin for inbound webhooks: the mapping, a preview of the signal a sample payload makes, and
+secrets shown once (masked after), rotated and retired with actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from journeys.api.serializers import SIGNAL_TYPE
+from portal.integrations.models import InboundWebhook, WebhookDelivery
+from portal.integrations.services import (
+    inbound_webhook_create,
+    inbound_webhook_retire_previous_secret,
+    inbound_webhook_rotate_secret,
+    mask,
+)
+from portal.integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from portal.integrations.webhooks import path_errors, preview
+
+PATH_FIELDS = (
+    "type_path",
+    "external_id_path",
+    "email_path",
+    "phone_path",
+    "name_path",
+    "account_external_id_path",
+    "account_name_path",
+    "occurred_at_path",
+    "properties_path",
+)
+
+
+class InboundWebhookForm(forms.ModelForm):
+    class Meta:
+        model = InboundWebhook
+        fields = [
+            "name",
+            "slug",
+            "is_active",
+            "type_value",
+            "type_path",
+            "external_id_path",
+            "email_path",
+            "phone_path",
+            "name_path",
+            "account_external_id_path",
+            "account_name_path",
+            "occurred_at_path",
+            "properties_path",
+            "property_paths",
+            "sample_payload",
+        ]
+        widgets = {
+            "property_paths": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+            "sample_payload": forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in PATH_FIELDS:
+            value = (data.get(name) or "").strip()
+            data[name] = value
+            if value and (problem := path_errors(value)):
+                self.add_error(name, problem)
+        type_value = (data.get("type_value") or "").strip()
+        data["type_value"] = type_value
+        if bool(type_value) == bool(data.get("type_path")):
+            self.add_error("type_value", "Give a signal type or a path to read it from (one).")
+        elif type_value and not SIGNAL_TYPE.match(type_value):
+            self.add_error("type_value", "Letters, digits and _ . : - only (e.g. deal_won).")
+        if not any(data.get(f) for f in ("external_id_path", "email_path", "phone_path")):
+            self.add_error(
+                "external_id_path", "Map the contact: an external id, email or phone path."
+            )
+        properties = data.get("property_paths")
+        if properties in (None, ""):
+            data["property_paths"] = {}
+        elif not isinstance(properties, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, str) for k, v in properties.items()
+        ):
+            self.add_error(
+                "property_paths", 'A JSON object of names to paths: {"budget": "deal.amount"}.'
+            )
+        else:
+            for name, path in properties.items():
+                if problem := path_errors(path):
+                    self.add_error("property_paths", f"{name}: {problem}")
+        if data.get("sample_payload") is None:
+            data["sample_payload"] = {}
+        return data
+
+
+@admin.register(InboundWebhook)
+class InboundWebhookAdmin(admin.ModelAdmin):
+    form = InboundWebhookForm
+    list_display = ["name", "slug", "is_active", "signal_type", "secrets", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["endpoint", "secrets", "secret_rotated_at", "mapping_preview", "recent"]
+    actions = ["rotate_secret", "retire_previous_secret"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active", "endpoint"]}),
+        (
+            "Signing",
+            {
+                "fields": ["secrets", "secret_rotated_at"],
+                "description": f"Senders sign each delivery: {SIGNATURE_HEADER}: v1=<hex "
+                f"HMAC-SHA256 of '<{TIMESTAMP_HEADER}>.<raw body>'>, within 5 minutes; "
+                f"{DELIVERY_HEADER} (optional) names a delivery, refused if seen again. Rotate "
+                "with the action on the list page (docs/integrations.md).",
+            },
+        ),
+        (
+            "Mapping: paths into the JSON payload (deal.amount, items.0.sku; end with ? "
+            "when it may be missing)",
+            {
+                "fields": [
+                    "type_value",
+                    "type_path",
+                    "external_id_path",
+                    "email_path",
+                    "phone_path",
+                    "name_path",
+                    "account_external_id_path",
+                    "account_name_path",
+                    "occurred_at_path",
+                    "properties_path",
+                    "property_paths",
+                ]
+            },
+        ),
+        ("Test the mapping", {"fields": ["sample_payload", "mapping_preview"]}),
+        ("Deliveries", {"fields": ["recent"]}),
+    ]
+
+    @admin.display(description="signal type")
+    def signal_type(self, obj: InboundWebhook) -> str:
+        return obj.type_value or f"from {obj.type_path}"
+
+    @admin.display(description="endpoint")
+    def endpoint(self, obj: InboundWebhook) -> str:
+        if not obj.slug:
+            return "—"
+        return f"POST {settings.BATON_PUBLIC_URL}/api/v1/hooks/{obj.slug}/"
+
+    @admin.display(description="signing secrets")
+    def secrets(self, obj: InboundWebhook) -> str:
+        if not obj.secret:
+            return "Made when you save; shown once."
+        if obj.previous_secret:
+            return (
+                f"{mask(obj.secret)} (current), {mask(obj.previous_secret)} (previous, retire it)"
+            )
+        return f"{mask(obj.secret)}"
+
+    @admin.display(description="preview")
+    def mapping_preview(self, obj: InboundWebhook) -> str:
+        if obj.pk is None or not obj.sample_payload:
+            return "Paste a sample payload above and save: the signal it makes shows here."
+        mapped = preview(obj, obj.sample_payload)
+        if mapped.errors:
+            return format_html(
+                "<p><strong>This payload would be refused (400):</strong></p><ul>{}</ul>",
+                format_html_join(
+                    "",
+                    "<li><code>{}</code>: {}</li>",
+                    ((k, " ".join(v)) for k, v in mapped.errors.items()),
+                ),
+            )
+        note = (
+            format_html(
+                "<p>Optional paths not in this payload: {}</p>",
+                ", ".join(mapped.missing_optional),
+            )
+            if mapped.missing_optional
+            else ""
+        )
+        shown = json.dumps(mapped.data, indent=2, ensure_ascii=False, default=str)
+        return format_html("<p>This payload makes the signal:</p><pre>{}</pre>{}", shown, note)
+
+    @admin.display(description="last deliveries")
+    def recent(self, obj: InboundWebhook) -> str:
+        if obj.pk is None:
+            return "—"
+        rows = list(obj.deliveries.all()[:5])
+        if not rows:
+            return "None yet."
+        link = reverse("admin:portal_webhookdelivery_changelist") + f"?webhook__id__exact={obj.pk}"
+        return format_html(
+            "<ul>{}</ul><a href='{}'>All deliveries</a>",
+            format_html_join(
+                "",
+                "<li>{} — {} → signal {}</li>",
+                ((d.received_at, d.delivery_key[:60], d.signal_id) for d in rows),
+            ),
+            link,
+        )
+
+    def save_model(
+        self, request: HttpRequest, obj: InboundWebhook, form: Any, change: bool
+    ) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        secret = inbound_webhook_create(webhook=obj, actor=request.user)
+        messages.warning(request, f"Copy the signing secret now; it is not shown again: {secret}")
+        return None
+
+    @admin.action(description="Rotate signing secret (the old one works until retired)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[InboundWebhook]) -> None:
+        for webhook in queryset:
+            rotated, secret = inbound_webhook_rotate_secret(
+                webhook_id=webhook.pk, actor=request.user
+            )
+            messages.warning(
+                request,
+                f"{rotated.name}: new signing secret (copy it now; it is not shown again): "
+                f"{secret}. The previous one keeps working until you retire it.",
+            )
+
+    @admin.action(description="Retire the previous signing secret")
+    def retire_previous_secret(
+        self, request: HttpRequest, queryset: QuerySet[InboundWebhook]
+    ) -> None:
+        retired = [
+            w.name
+            for w in queryset
+            if inbound_webhook_retire_previous_secret(webhook_id=w.pk, actor=request.user)
+        ]
+        if retired:
+            self.message_user(request, f"Previous secret retired: {', '.join(retired)}.")
+        else:
+            self.message_user(request, "No previous secret to retire.", messages.INFO)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: what each webhook accepted, and the signal it made."""
+
+    list_display = ["received_at", "webhook", "delivery_key", "signal"]
+    list_filter = ["webhook"]
+    list_select_related = ["webhook"]
+
+    @admin.display(description="signal")
+    def signal(self, obj: WebhookDelivery) -> str:
+        if obj.signal_id is None:
+            return "—"
+        url = reverse("admin:journeys_signal_change", args=[obj.signal_id])
+        return format_html("<a href='{}'>#{}</a>", url, obj.signal_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
