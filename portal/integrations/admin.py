@@ -38,7 +38,27 @@ PATH_FIELDS = (
 )
 
 
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, so a pasted payload stays readable after a save."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
 class InboundWebhookForm(forms.ModelForm):
+    property_paths = PrettyJSONField(
+        required=False,
+        help_text=InboundWebhook._meta.get_field("property_paths").help_text,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+    )
+    sample_payload = PrettyJSONField(
+        required=False,
+        help_text=InboundWebhook._meta.get_field("sample_payload").help_text,
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80}),
+    )
+
     class Meta:
         model = InboundWebhook
         fields = [
@@ -58,10 +78,6 @@ class InboundWebhookForm(forms.ModelForm):
             "property_paths",
             "sample_payload",
         ]
-        widgets = {
-            "property_paths": forms.Textarea(attrs={"rows": 4, "cols": 80}),
-            "sample_payload": forms.Textarea(attrs={"rows": 12, "cols": 80}),
-        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -113,10 +129,11 @@ class InboundWebhookAdmin(admin.ModelAdmin):
             "Signing",
             {
                 "fields": ["secrets", "secret_rotated_at"],
-                "description": f"Senders sign each delivery: {SIGNATURE_HEADER}: v1=<hex "
-                f"HMAC-SHA256 of '<{TIMESTAMP_HEADER}>.<raw body>'>, within 5 minutes; "
-                f"{DELIVERY_HEADER} (optional) names a delivery, refused if seen again. Rotate "
-                "with the action on the list page (docs/integrations.md).",
+                "description": f"Senders send {TIMESTAMP_HEADER} (Unix seconds, within 5 "
+                f"minutes of now) and {SIGNATURE_HEADER}: v1=HEX, the hex HMAC-SHA256 of "
+                "TIMESTAMP + '.' + the raw body under the secret; optionally "
+                f"{DELIVERY_HEADER}, an id refused if seen again. Rotate and retire secrets "
+                "with the actions on the list page (docs/integrations.md).",
             },
         ),
         (

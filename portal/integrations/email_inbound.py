@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import logging
 import re
 import warnings
@@ -36,6 +37,7 @@ from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.utils.html import strip_tags
 from django.views.decorators.csrf import csrf_exempt
 from mailparser_reply import EmailReplyParser
@@ -241,6 +243,28 @@ class MailgunInbound(_BatonInbound, MailgunInboundWebhookView):
     refuse_status = 406  # Mailgun retries any other error for 8 hours; 406 tells it to stop
 
 
+class _FormAlreadyRead:
+    """The request with `body` answering b"" once the form has been parsed.
+
+    RequestSanityMiddleware scans every form for NUL characters before a view runs, which
+    consumes a multipart stream; anymail's SendGrid parser touches `request.body` first and
+    needs it only to re-decode text/html that SendGrid declares in a charset other than
+    UTF-8 (then the fields stay as Django decoded them, with a warning)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+    @property
+    def body(self) -> bytes:
+        try:
+            return self._request.body
+        except RawPostDataException:
+            return b""
+
+
 class SendGridInbound(_BatonInbound, SendGridInboundWebhookView):
     def __init__(self, **kwargs: Any) -> None:
         # Anymail warns on every request that SendGrid is community-supported; its inbound
@@ -248,6 +272,20 @@ class SendGridInbound(_BatonInbound, SendGridInboundWebhookView):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AnymailNotSupportedWarning)
             super().__init__(**kwargs)
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        charsets = request.POST.get("charsets") or "{}"
+        if any(c.lower() not in ("utf-8", "utf8") for c in _json_values(charsets)):
+            log.warning("SendGrid email in a non-UTF-8 charset, kept as decoded: %s", charsets)
+        return super().parse_events(_FormAlreadyRead(request))
+
+
+def _json_values(raw: str) -> list[str]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [v for v in value.values() if isinstance(v, str)] if isinstance(value, dict) else []
 
 
 class PostmarkInbound(_BatonInbound, PostmarkInboundWebhookView):

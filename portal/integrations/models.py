@@ -14,7 +14,9 @@ class InboundWebhook(models.Model):
 
     name = models.CharField(max_length=100, help_text="Who sends it, e.g. 'HubSpot deal won'.")
     slug = models.SlugField(
-        max_length=50, unique=True, help_text="Its URL: /api/v1/hooks/<slug>/ (letters, digits, -)."
+        max_length=50,
+        unique=True,
+        help_text="Its URL: /api/v1/hooks/SLUG/ (lower-case letters, digits and -).",
     )
     is_active = models.BooleanField(
         default=True, help_text="Inactive webhooks answer 404 and store nothing."

@@ -22,7 +22,7 @@ _TOKEN = rf"(?P<id>[0-9]{{1,18}})-(?P<digest>[0-9a-f]{{{DIGEST_CHARS}}})"
 
 
 def _digest(conversation_id: int) -> str:
-    return salted_hmac(SALT, str(conversation_id)).hexdigest()[:DIGEST_CHARS]
+    return salted_hmac(SALT, str(conversation_id), algorithm="sha256").hexdigest()[:DIGEST_CHARS]
 
 
 def reply_token(conversation_id: int) -> str:

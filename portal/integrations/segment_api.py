@@ -12,7 +12,13 @@ import zlib
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
@@ -230,5 +236,25 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return f"Event {first['index']} refused — {fields}{more}"
 
 
-def segment_view(event_type: str | None) -> Any:
-    return SegmentView.as_view(event_type=event_type)
+@extend_schema_view(post=extend_schema(exclude=True))
+class SegmentShortPathView(SegmentView):
+    """/v1/t, /v1/b …: the same endpoints under analytics.js's one-letter paths (undocumented
+    in the schema, which lists each endpoint once)."""
+
+
+def segment_view(event_type: str | None, *, short: bool = False) -> Any:
+    view = SegmentShortPathView if short else SegmentView
+    return view.as_view(event_type=event_type)
+
+
+class WriteKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "portal.integrations.segment_api.WriteKeyAuthentication"
+    name = "segmentWriteKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "A Baton API key as Segment's write key: the Basic-auth user name, "
+            "empty password.",
+        }

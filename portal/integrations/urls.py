@@ -26,7 +26,7 @@ SEGMENT_ENDPOINTS = {
 
 urlpatterns = [
     *(
-        re_path(rf"^v1/{name}/?$", segment_view(kind), name=f"segment-{name}")
+        re_path(rf"^v1/{name}/?$", segment_view(kind, short=len(name) == 1), name=f"segment-{name}")
         for name, kind in SEGMENT_ENDPOINTS.items()
     ),
     path("api/v1/hooks/<slug:slug>/", WebhookView.as_view(), name="api-webhook"),

@@ -291,8 +291,9 @@ def live(transactional_db: Any, request: pytest.FixtureRequest) -> Any:
 @pytest.mark.skipif(_why_no_live_server() is not None, reason=_why_no_live_server() or "")
 @pytest.mark.parametrize("gzip_bodies", [False, True], ids=["plain", "gzip"])
 def test_the_segment_sdk_sends_batches_to_a_live_server(live: Any, gzip_bodies: bool) -> None:
-    from conftest import build_org
     from segment.analytics import Client
+
+    from conftest import build_org
 
     build_org()
     _, key = api_key_create(name="segment source")
