@@ -338,3 +338,19 @@ def test_the_segment_sdk_sends_batches_to_a_live_server(live: Any, gzip_bodies: 
     assert (contact.name, contact.email) == ("Ada Lovelace", "ada@example.com")
     handoff = Handoff.objects.get()
     assert (handoff.contact_id, handoff.trigger) == (contact.pk, Trigger.HIGH_VALUE)
+
+
+@pytest.mark.parametrize("size", [10, 500])
+def test_a_batch_costs_the_same_queries_whatever_its_size(
+    org: Org, api_key: str, size: int, django_assert_num_queries: Any
+) -> None:
+    """Set-based like /api/v1/signals/batch/: a handful of queries per batch, not per event."""
+    batch = [
+        track(messageId=f"m-{n}", userId=f"u-{n}", event="Page Scrolled", properties={"n": n})
+        for n in range(size)
+    ]
+    client = segment_client(api_key)
+    with django_assert_num_queries(10):
+        response = post(client, "/v1/batch", {"batch": batch})
+
+    assert response.json()["accepted"] == size

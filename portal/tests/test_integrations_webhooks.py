@@ -312,3 +312,25 @@ def test_the_preview_shows_the_signal_or_why_not(webhook: Any) -> None:
     bad = preview(hook, {"event": {"name": "Deal Won"}})
     assert set(bad.errors) == {"properties.budget", "properties.currency", "contact.external_id"}
     assert Signal.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_a_delivery_arriving_at_once_make_one_signal() -> None:
+    """The unique (webhook, delivery key) settles the race: one 202, one 409, one signal."""
+    from conftest import build_org, run_concurrently
+
+    org = build_org()
+    hook = InboundWebhook(
+        name="n8n", slug="hubspot-deals", type_value="deal_won", external_id_path="contact.id"
+    )
+    secret = inbound_webhook_create(webhook=hook, actor=org.users["olive"])
+    body = json.dumps(PAYLOAD).encode()
+    now = int(time.time())
+
+    answers = run_concurrently(
+        [lambda: deliver(body, secret, timestamp=now, delivery="evt-race") for _ in range(4)]
+    )
+
+    assert sorted(a.status_code for a in answers) == [202, 409, 409, 409]
+    assert Signal.objects.count() == 1
+    assert WebhookDelivery.objects.get().signal_id == Signal.objects.get().pk
