@@ -9,6 +9,7 @@ from handoffs.selectors import handoff_history, handoff_messages
 from handoffs.services import signature_line
 from journeys.choices import EnrollmentStatus
 from journeys.models import Enrollment
+from journeys.playbook.selectors import LazyPlaybook
 from portal.roles import WORK_HANDOFFS
 from portal.selectors import teams_with_perm, user_can_manage, user_can_work
 
@@ -36,6 +37,7 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         "thread": messages,  # not "messages": base.html shows that key as flash banners
         "history": handoff_history(handoff=handoff),
         "enrollments": enrollments,
+        "playbook": LazyPlaybook(contact=handoff.contact, principal=user, handoff=handoff),
         "has_paused": any(e.status == EnrollmentStatus.PAUSED_FOR_HUMAN for e in enrollments),
         "can_work": can_work,
         "can_claim": can_work and unowned and handoff.is_active,

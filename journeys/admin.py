@@ -505,3 +505,6 @@ class EnrollmentAdmin(TeamScopedAdmin):
     @admin.action(description="Move to the journey's live version", permissions=["change"])
     def move_to_live_version(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
         _move_to_live_versions(self, request, queryset)
+
+
+import journeys.playbook.admin  # noqa: E402, F401  (registers the playbook's admin)

@@ -20,6 +20,7 @@ from journeys import rules
 from journeys.choices import EnrollmentStatus
 from journeys.engine import enrollment_advance, enrollments_begin, latest_versions
 from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, Signal
+from journeys.playbook.choices import persona_from
 from journeys.selectors import exchange_rates
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
@@ -181,6 +182,8 @@ def _upsert_people(items: list[_Item]) -> None:
         contact = item.data["contact"]
         values = contacts.setdefault(contact["external_id"], {})
         values.update({k: contact[k] for k in CONTACT_FIELDS if contact.get(k)})
+        if persona := persona_from(item.data.get("properties")):
+            values["persona"] = persona  # the playbook's content picks by it
         account = item.data.get("account")
         if account:
             values["account"] = account_rows[account["external_id"]]

@@ -16,6 +16,7 @@ from journeys.choices import (
     StepMode,
     VisitOutcome,
 )
+from journeys.playbook.choices import Persona
 from portal.choices import Role
 
 
@@ -40,6 +41,12 @@ class Contact(models.Model):
     )
     opted_out_channels = models.JSONField(default=list, blank=True)
     last_inbound_channel = models.CharField(max_length=20, blank=True)
+    persona = models.CharField(
+        max_length=30,
+        choices=Persona.choices,
+        blank=True,
+        help_text="From the `persona` property of its signals; picks playbook content.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -324,3 +331,6 @@ class StageVisit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment_id} in {self.stage_id}"
+
+
+from journeys.playbook.models import ContentItem, NextStepRule, ReplyTemplate  # noqa: E402, F401

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from handoffs.selectors import handoffs_visible_to
 from journeys.journey_map import journey_map, journeys_overview
 from journeys.models import Enrollment, Journey
+from journeys.playbook.selectors import playbook_for
 from journeys.selectors import (
     TIMELINE_KINDS,
     contact_get_for,
@@ -28,8 +29,9 @@ MAX_PAGE = 1000
 @login_required
 @require_GET
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
-    """The rep's context view: who this is, a summary of what happened lately, where they are in
-    their journeys, and everything that has happened, newest first (filterable by kind)."""
+    """The rep's context view: who this is, a summary of what happened lately, what the playbook
+    recommends (next steps, content, reply drafts), where they are in their journeys, and
+    everything that has happened, newest first (filterable by kind)."""
     contact = contact_get_for(principal=request.user, contact_id=contact_id)
     try:
         page = min(MAX_PAGE, max(1, int(request.GET.get("page", "1")[:12])))
@@ -62,6 +64,9 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "timeline-more":
         return render(request, "journeys/contact.html#timeline-page", context)
     context["summary"] = contact_summary(contact=contact, principal=request.user)
+    context["playbook"] = playbook_for(
+        contact=contact, principal=request.user, enrollments=list(context["enrollments"])
+    )
     return render(request, "journeys/contact.html", context)
 
 

@@ -17,6 +17,7 @@ from journeys.choices import LoopStage
 from journeys.engine import journey_publish
 from journeys.ingestion import body_hash, signal_ingest_batch
 from journeys.models import Contact, ExchangeRate, HandoffRule, Journey, Stage, Step
+from journeys.playbook.demo import seed_playbook
 from portal.choices import Role
 from portal.models import Team
 from portal.services import api_key_create, membership_set
@@ -566,6 +567,7 @@ class Command(BaseCommand):
         # go out before the next event, not all held back by a person who took over later.
         self._samples()
         self._triage()
+        seed_playbook()  # next steps, content and reply templates (journeys/playbook/demo.py)
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
