@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 INBOX_QUERIES = 9
 # Handoff page: session, user, the handoff (+team, contact, assignee), may work, may manage,
 # messages (+author, outbox), enrollments, history (+actor), event-log head, log pruned-through.
-HANDOFF_PAGE_QUERIES = 10
+# + the playbook: live enrollments, its three tables, recent signals, the last inbound message.
+HANDOFF_PAGE_QUERIES = 16
 
 
 # --- builders -----------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 # Session, user, the contact (+account), the four timeline sources (signals, messages, handoff
 # events, journey events), enrollments, handoffs, and the summary's five (latest signal, the
 # week's message counts, the last inbound message, live enrollments, active handoffs).
-CONTACT_PAGE_QUERIES = 14
+# + the playbook: active handoffs, its three tables, recent signals, the last inbound message.
+CONTACT_PAGE_QUERIES = 20
 TIMELINE_FRAGMENT_QUERIES = 7  # no side panel: only the timeline's four sources
 
 
