@@ -314,7 +314,8 @@ def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     try:
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret leaves style="" on fields, which htmx then copies.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
     except Exception:  # a screenshot must never hide the real failure
         traceback.print_exc()
     return path

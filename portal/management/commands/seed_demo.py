@@ -458,7 +458,12 @@ SAMPLES = [
             "timezone": "Europe/London",
         },
         account={"external_id": "harbour", "name": "Harbour Systems"},
-        properties={"budget": 75000, "currency": "GBP", "form": "pricing"},
+        properties={
+            "budget": 75000,
+            "currency": "GBP",
+            "form": "pricing",
+            "persona": "economic_buyer",
+        },
     ),
     _signal(
         "demo-alan-form",
@@ -476,7 +481,11 @@ SAMPLES = [
             "timezone": "America/New_York",
         },
         account={"external_id": "orbital", "name": "Orbital Labs"},
-        properties={"reason": "3 P1 tickets this week", "arr": 120000},
+        properties={
+            "reason": "3 P1 tickets this week",
+            "arr": 120000,
+            "persona": "executive_sponsor",
+        },
     ),
     _signal(
         "demo-margaret-renewal",
@@ -495,27 +504,27 @@ SAMPLES = [
         "trial_started",
         {"external_id": "c-demo-ada", "name": "Ada Lovelace", "email": "ada@example.com"},
         account={"external_id": "engines", "name": "Analytical Engines"},
-        properties={"plan": "team"},
+        properties={"plan": "team", "persona": "end_user"},
     ),
     _signal(
         "demo-mary-trial",
         "trial_started",
         {"external_id": "c-demo-mary", "name": "Mary Jackson", "email": "mary@example.com"},
         account={"external_id": "langley", "name": "Langley Aero"},
-        properties={"plan": "business"},
+        properties={"plan": "business", "persona": "technical_evaluator"},
     ),
     _signal(
         "demo-dorothy-application",
         "application_submitted",
         {"external_id": "c-demo-dorothy", "name": "Dorothy Vaughan", "phone": "+447700900106"},
-        properties={"role": "Solutions engineer"},
+        properties={"role": "Solutions engineer", "persona": "candidate"},
     ),
     _signal(
         "demo-hedy-usage",
         "usage_spike",
         {"external_id": "c-demo-hedy", "name": "Hedy Lamarr", "email": "hedy@example.com"},
         account={"external_id": "signalcorp", "name": "Signal Corp"},
-        properties={"seats_used": 48, "seats": 50},
+        properties={"seats_used": 48, "seats": 50, "persona": "champion"},
     ),
 ]
 # Inbound messages triage reads (docs/triage.md): an FAQ answer, an angry reply (a sentiment
