@@ -85,16 +85,15 @@ def test_an_angry_reply_raises_a_high_priority_sentiment_handoff_for_the_lead_at
     assert (handoff.trigger, handoff.priority, handoff.team.slug) == ("sentiment", "high", "sales")
     assert handoff.offered_to_role == "director"  # Sales has no lead: its director leads it
     assert handoff.reason.startswith("Angry reply (VADER −0.")
-    assert "matched 'third time I'm asking'" in handoff.reason
+    assert "matched 'third time'" in handoff.reason  # the contact's words that decided
     evidence = handoff.evidence[0]
     assert evidence["message_id"] == message.pk
     assert "“This is the third time I'm asking. Ridiculous.”" in evidence["detail"]
+    # the phrase as ops wrote it, to find in admin
+    phrase = "second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th|nth|umpteenth|hundredth time"
+    assert (evidence["phrase"], evidence["matched"]) == (phrase, "third time")
     message.refresh_from_db()
-    assert (message.triage, message.triage_phrase, message.handoff) == (
-        "angry",
-        "third time I'm asking",
-        handoff,
-    )
+    assert (message.triage, message.triage_phrase, message.handoff) == ("angry", phrase, handoff)
     assert message.sentiment is not None and message.sentiment < 0
     assert outbound() == []  # a person answers, not the bot
 
@@ -136,7 +135,7 @@ def test_positive_intent_is_recorded_and_needs_no_person(org, post):
     message = post("Yes, I'm interested — sounds good, call me")
 
     message.refresh_from_db()
-    assert (message.triage, message.triage_phrase) == ("positive", "yes I'm interested")
+    assert (message.triage, message.triage_phrase) == ("positive", "yes i'm interested")
     assert not Handoff.objects.exists()
 
 
@@ -280,7 +279,7 @@ def _raise(*_args: Any, **_kwargs: Any) -> Any:
 
 
 def test_a_classifier_that_raises_hands_the_contact_to_a_person(org, post, monkeypatch):
-    monkeypatch.setattr("handoffs.triage.services.triage_decide", _raise)
+    monkeypatch.setattr("handoffs.triage.config.triage_decide", _raise)
 
     message = post("This is ridiculous")  # still a 202
 

@@ -1,6 +1,6 @@
-"""Scoring triage's "needs a human" decision against a hand-labelled set
-(tests/eval/triage_messages.jsonl; `manage.py evaluate_triage`). Pure: the decision function
-comes in as an argument.
+"""Scoring triage's "needs a human" decision against hand-labelled sets
+(tests/eval/triage_messages.jsonl, tuned on; tests/eval/triage_holdout.jsonl, never tuned on;
+`manage.py evaluate_triage`). Pure: the decision function comes in as an argument.
 
 `high_value` rows need a human for their size (budget, seats), which the text rules do not
 judge: they are left out of precision and recall and reported on their own.
@@ -43,7 +43,8 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     out_of_scope: list[Outcome] = field(default_factory=list)
 
-    def _count(self, wanted: bool, decided: bool) -> int:
+    def count(self, wanted: bool, decided: bool) -> int:
+        """Rows whose hand label says `wanted` and triage said `decided` (needs a person)."""
         return sum(
             1
             for o in self.outcomes
@@ -52,13 +53,13 @@ class Report:
 
     @property
     def precision(self) -> float:
-        flagged = self._count(True, True) + self._count(False, True)
-        return self._count(True, True) / flagged if flagged else 0.0
+        flagged = self.count(True, True) + self.count(False, True)
+        return self.count(True, True) / flagged if flagged else 0.0
 
     @property
     def recall(self) -> float:
-        wanted = self._count(True, True) + self._count(True, False)
-        return self._count(True, True) / wanted if wanted else 0.0
+        wanted = self.count(True, True) + self.count(True, False)
+        return self.count(True, True) / wanted if wanted else 0.0
 
     def confusion(self) -> dict[str, Counter[str]]:
         """Gold label → how many got each triage label."""
@@ -77,7 +78,10 @@ def read_labelled(path: Path) -> list[Labelled]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        data = json.loads(line)
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
         try:
             rows.append(
                 Labelled(

@@ -20,15 +20,10 @@ from handoffs.models import FaqEntry, Handoff, Message, TriageSettings
 from handoffs.outbox import outbox_enqueue
 from handoffs.services.raising import RaiseRequest, handoff_raise
 from handoffs.services.replies import conversation_for, reply_route, signature_line
-from handoffs.triage.choices import SENTIMENT_LABELS, FaqStatus, TriageLabel
-from handoffs.triage.classify import Decision, triage_decide
-from handoffs.triage.config import (
-    faq_index,
-    owning_team,
-    phrasebook,
-    thresholds_of,
-    triage_settings,
-)
+from handoffs.triage.choices import FaqStatus, TriageLabel
+from handoffs.triage.classify import Decision
+from handoffs.triage.config import owning_team, triage_read, triage_settings
+from handoffs.triage.plan import Plan, triage_plan
 from journeys.models import Contact
 from portal.choices import Role
 from portal.errors import Conflict, InvalidInput
@@ -36,8 +31,6 @@ from portal.models import Membership, Team
 from portal.timefmt import iso
 
 log = logging.getLogger("baton.triage")
-
-QUOTE_CHARS = 200
 
 
 def message_triage(*, message: Message, contact: Contact, handoff: Handoff | None) -> None:
@@ -49,10 +42,7 @@ def message_triage(*, message: Message, contact: Contact, handoff: Handoff | Non
     contact = Contact.objects.get(pk=contact.pk)
     try:
         row = triage_settings()
-        rank: Any = (lambda _text: ()) if handoff else (lambda text: faq_index().rank(text))
-        decision = triage_decide(
-            message.body, phrases=phrasebook(), thresholds=thresholds_of(row), rank=rank
-        )
+        decision = triage_read(message.body, row=row, with_faq=handoff is None)
     except Exception as exc:
         log.exception("triage failed on message %s", message.pk)
         Message.objects.filter(pk=message.pk).update(triage=TriageLabel.ERROR)
@@ -66,10 +56,15 @@ def message_triage(*, message: Message, contact: Contact, handoff: Handoff | Non
     )
     try:
         with transaction.atomic():
-            if decision.label == TriageLabel.OPT_OUT:
-                _opt_out(contact, message.channel)
-            if handoff is None:
-                _act(decision, row=row, contact=contact, message=message)
+            plan = triage_plan(
+                decision,
+                text=message.body,
+                channel_label=message.get_channel_display(),
+                holding_reply=row.holding_reply,
+                signature=row.assistant_signature,
+                handoff_open=handoff is not None,
+            )
+            _carry_out(plan, row=row, contact=contact, message=message)
     except Exception as exc:
         log.exception("acting on triage of message %s failed", message.pk)
         if handoff is None:
@@ -77,62 +72,31 @@ def message_triage(*, message: Message, contact: Contact, handoff: Handoff | Non
 
 
 def _decided_by(decision: Decision) -> str:
+    """What is stored as the deciding phrase: the phrase as ops wrote it, or the FAQ entry."""
     if decision.label == TriageLabel.FAQ and decision.answer:
         return f"FAQ #{decision.answer.entry_id}: {decision.answer.question}"
     return decision.phrase
 
 
-def _act(decision: Decision, *, row: TriageSettings, contact: Contact, message: Message) -> None:
-    if decision.label in SENTIMENT_LABELS:
-        _raise_sentiment(decision, row=row, contact=contact, message=message)
-    elif decision.label == TriageLabel.FAQ and decision.answer:
-        _bot_send(contact, f"{decision.answer.answer}\n\n{row.assistant_signature}", handoff=None)
-    elif decision.label == TriageLabel.QUESTION:
+def _carry_out(plan: Plan, *, row: TriageSettings, contact: Contact, message: Message) -> None:
+    if plan.opt_out:
+        _opt_out(contact, message.channel)
+    handoff = None
+    if plan.trigger:
         handoff = _raise(
             row=row,
             contact=contact,
             message=message,
-            trigger=Trigger.COMPLEXITY,
-            priority=Priority.NORMAL,
-            reason=f"Question the FAQ cannot answer: “{_quote(message.body)}”",
-            evidence={
-                "type": "question",
-                "detail": _candidates_detail(decision),
-                "candidates": [
-                    {"faq_id": c.entry_id, "question": c.question, "score": c.score}
-                    for c in decision.candidates
-                ],
-            },
+            trigger=plan.trigger,
+            priority=plan.priority,
+            reason=plan.reason,
+            evidence=plan.evidence,
+            lead=plan.offer_to_lead,
         )
-        _bot_send(contact, f"{row.holding_reply}\n\n{row.assistant_signature}", handoff=handoff)
-
-
-def _raise_sentiment(
-    decision: Decision, *, row: TriageSettings, contact: Contact, message: Message
-) -> None:
-    why = f"VADER {_signed(decision.sentiment)}"
-    if decision.phrase:
-        why += f"; matched '{decision.phrase}'"
-    label = {
-        TriageLabel.ANGRY: "Angry reply",
-        TriageLabel.CONFUSED: "Confused reply",
-        TriageLabel.OPT_OUT: f"Opted out of {message.get_channel_display()}",
-    }[decision.label]
-    _raise(
-        row=row,
-        contact=contact,
-        message=message,
-        trigger=Trigger.SENTIMENT,
-        priority=Priority.HIGH if decision.label == TriageLabel.ANGRY else Priority.NORMAL,
-        reason=f"{label} ({why})",
-        evidence={
-            "type": decision.label,
-            "detail": f"“{_quote(message.body)}” — {why}",
-            "sentiment": decision.sentiment,
-            "phrase": decision.phrase,
-        },
-        lead=True,
-    )
+    if plan.reply:
+        # The holding reply belongs to the complexity handoff, so the send-time "a person has
+        # it" check does not hold it back; an FAQ answer belongs to no handoff.
+        _bot_send(contact, plan.reply, handoff=handoff)
 
 
 def _raise(
@@ -221,22 +185,6 @@ def _fail_safe(contact: Contact, message: Message, why: str) -> None:
             )
     except Exception:
         log.exception("could not raise the fail-safe handoff for message %s", message.pk)
-
-
-def _candidates_detail(decision: Decision) -> str:
-    if not decision.candidates:
-        return "No FAQ entry shares its words."
-    best = "; ".join(f"“{c.question}” {c.score:.2f}" for c in decision.candidates)
-    return f"Best FAQ matches: {best}"
-
-
-def _quote(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1] + "…"
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.2f}".replace("-", "−")
 
 
 def _named(exc: Exception) -> str:
