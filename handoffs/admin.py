@@ -20,6 +20,7 @@ from handoffs.models import (
 from handoffs.tasks import outbox_deliver
 from handoffs.triage.choices import FaqStatus
 from handoffs.triage.services import faq_entries_review
+from handoffs.triage.trial import TriagePhraseForm, TryMessageLink, TryMessagePage
 from portal.admin import TeamScopedAdmin
 
 
@@ -124,15 +125,21 @@ class OutboxAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TriagePhrase)
-class TriagePhraseAdmin(admin.ModelAdmin):
+class TriagePhraseAdmin(TryMessagePage, admin.ModelAdmin):
+    """Phrases are patterns; the form refuses one that cannot be read. "Try a message"
+    (its own URL under this admin) shows what triage would make of any text."""
+
+    form = TriagePhraseForm
     list_display = ["phrase", "kind", "whole_message", "enabled", "updated_at"]
     list_editable = ["enabled"]
     list_filter = ["kind", "enabled", "whole_message"]
     search_fields = ["phrase"]
+    change_list_template = "admin/handoffs/triage_change_list.html"
+    change_form_template = "admin/handoffs/triage_change_form.html"
 
 
 @admin.register(TriageSettings)
-class TriageSettingsAdmin(admin.ModelAdmin):
+class TriageSettingsAdmin(TryMessageLink, admin.ModelAdmin):
     """One row: it is edited, never added twice or deleted."""
 
     list_display = [
@@ -142,6 +149,8 @@ class TriageSettingsAdmin(admin.ModelAdmin):
         "faq_match_at_least",
         "default_team",
     ]
+    change_list_template = "admin/handoffs/triage_change_list.html"
+    change_form_template = "admin/handoffs/triage_change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not TriageSettings.objects.exists() and super().has_add_permission(request)
@@ -151,7 +160,7 @@ class TriageSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(FaqEntry)
-class FaqEntryAdmin(admin.ModelAdmin):
+class FaqEntryAdmin(TryMessageLink, admin.ModelAdmin):
     """Candidates come from answered complexity handoffs; "Approve" makes an entry live for the
     ranker from the next message on, "Reject" keeps it out."""
 
@@ -169,6 +178,8 @@ class FaqEntryAdmin(admin.ModelAdmin):
     fields = ["question", "answer", "keywords", *readonly_fields]
     actions = ["approve", "reject"]
     list_select_related = ["created_by", "source_handoff"]
+    change_list_template = "admin/handoffs/triage_change_list.html"
+    change_form_template = "admin/handoffs/triage_change_form.html"
 
     def save_model(self, request: HttpRequest, obj: FaqEntry, form: Any, change: bool) -> None:
         if not change:
