@@ -228,7 +228,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "handoffs.tasks.assignment_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
+    # Outbound webhooks and Slack/Teams posts: new events, retries, lost tasks (integrations.md).
+    "outbound-sweep": {
+        "task": "portal.integrations.tasks.outbound_sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
 }
+# Tasks outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["portal.integrations.tasks"]
 # The in-process timer (embedded mode) runs CELERY_BEAT_SCHEDULE itself: portal/embedded.py.
 BATON_EMBEDDED_TIMER = env_bool("BATON_EMBEDDED_TIMER", default=EMBEDDED)
 
@@ -313,6 +320,11 @@ BATON_CHANNEL_BACKENDS = {
     "chat": env_str("BATON_CHAT_BACKEND", "handoffs.channels.LocalBackend"),
 }
 OUTBOX_MAX_ATTEMPTS = env_int("BATON_OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
+# --- Integrations out: webhooks to subscribers, Slack/Teams posts (docs/integrations.md) ---
+BATON_OUTBOUND_MAX_ATTEMPTS = env_int("BATON_OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
+BATON_OUTBOUND_RETRY_BASE_SECONDS = env_int("BATON_OUTBOUND_RETRY_BASE_SECONDS", 30, minimum=1)
+BATON_OUTBOUND_RETRY_MAX_SECONDS = env_int("BATON_OUTBOUND_RETRY_MAX_SECONDS", 6 * 3600, minimum=1)
+BATON_OUTBOUND_TIMEOUT_SECONDS = env_int("BATON_OUTBOUND_TIMEOUT_SECONDS", 10, minimum=1)
 
 BATON_DEMO_PASSWORD = env_str("BATON_DEMO_PASSWORD", "baton-demo")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from handoffs.models import Handoff
 from handoffs.payloads import display_name, handoff_as_dict
+from portal.integrations.outbound_events import outbound_kick_on_commit
 from portal.realtime import NewEvent, events_append, lock_event_seq
 
 
@@ -28,6 +29,7 @@ def _announce(handoffs: list[Handoff], event_type: str) -> None:
         NewEvent(type=event_type, team_id=h.team_id, handoff_id=h.pk, payload=handoff_as_dict(h))
         for h in handoffs
     )
+    outbound_kick_on_commit()  # webhooks and Slack/Teams read the log (integrations/outbound*)
 
 
 def _blocked_by(handoff: Handoff) -> str:

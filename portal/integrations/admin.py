@@ -278,3 +278,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from portal.integrations import outbound_admin  # noqa: E402, F401 (integrations out)

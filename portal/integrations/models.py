@@ -104,3 +104,12 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook} delivery {self.delivery_key[:40]}"
+
+
+from portal.integrations.outbound_models import (  # noqa: E402, F401 (models of the portal app)
+    DeadLetter,
+    NotificationChannel,
+    OutboundCursor,
+    OutboundDelivery,
+    WebhookSubscription,
+)

@@ -1,0 +1,55 @@
+"""Celery tasks for integrations out: ids in, a service call, retries owned by the delivery
+table (outbound.py) rather than by Celery, so they survive a lost task or a restarted broker."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.integrations.outbound import deliver
+from portal.integrations.outbound_events import outbound_dispatch_log
+from portal.integrations.outbound_models import DUE_STATUSES, OutboundDelivery
+
+
+@shared_task(name="portal.integrations.tasks.outbound_deliver", ignore_result=True)
+def outbound_deliver(delivery_pk: int) -> str:
+    """Send one delivery. Safe to run twice, or twice at once: only the lease holder sends."""
+    return deliver(delivery_pk=delivery_pk)
+
+
+@shared_task(name="portal.integrations.tasks.outbound_dispatch", ignore_result=True)
+def outbound_dispatch() -> int:
+    """Turn new event-log entries into deliveries and send them."""
+    created = outbound_dispatch_log()
+    _send(created)
+    return len(created)
+
+
+@shared_task(name="portal.integrations.tasks.outbound_sweep", ignore_result=True)
+def outbound_sweep(limit: int = 500) -> int:
+    """On beat (and the embedded timer): dispatch the log, then send what is due — retries
+    after their back-off, and deliveries whose task was lost or whose worker died holding the
+    lease (once it expires)."""
+    outbound_dispatch()
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            OutboundDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+    _send(due)
+    return len(due)
+
+
+def _send(pks: list[int]) -> None:
+    for pk in pks:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            outbound_deliver(pk)
+        else:
+            outbound_deliver.delay(pk)
