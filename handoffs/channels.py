@@ -1,6 +1,7 @@
 """Channel backends the outbox delivers through. Each returns a provider message id or raises
-DeliveryError. Email goes through Django's mailer; SMS, WhatsApp and chat providers arrive with
-the integrations issue."""
+DeliveryError. Email goes through Django's mailer; SMS and WhatsApp through Twilio's SDK
+(`TwilioBackend`); the demo and tests default to `LocalBackend` (nothing leaves the machine).
+Which backend serves which channel: BATON_CHANNEL_BACKENDS (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import logging
 import re
 import smtplib
 from email.utils import formataddr, parseaddr
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 from django.core.validators import validate_email
 from django.utils.module_loading import import_string
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
 
 from handoffs.choices import Channel, Direction
 from handoffs.models import Message, OutboxEntry
@@ -25,7 +31,12 @@ log = logging.getLogger("baton.outbox")
 
 
 class DeliveryError(Exception):
-    pass
+    """A send that did not happen, with the reason shown on the message. `permanent`: retrying
+    cannot help (an invalid number, an unsubscribed recipient) — fail it now."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class ChannelBackend(Protocol):
@@ -167,6 +178,85 @@ def _smtp_reason(exc: smtplib.SMTPException) -> str:
 def _text(reason: bytes | str) -> str:
     text = reason.decode(errors="replace") if isinstance(reason, bytes) else reason
     return " ".join(text.split())
+
+
+# Twilio error codes no retry can fix (twilio.com/docs/api/errors): the number is invalid,
+# unreachable by this channel, or the recipient unsubscribed (STOP); the body is too long.
+TWILIO_PERMANENT_CODES = frozenset(
+    {21211, 21214, 21217, 21407, 21408, 21610, 21612, 21614, 21617, 63003, 63024}
+)
+PHONE = re.compile(r"\+?[1-9]\d{6,14}")
+WHATSAPP = "whatsapp:"
+
+
+class TwilioBaseUrlClient(TwilioHttpClient):
+    """The SDK's HTTP client, sending what it would send to api.twilio.com to
+    TWILIO_API_BASE_URL instead (a local fake in tests, a regional edge or a proxy)."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(url)
+        if self.base_url and parts.hostname and parts.hostname.endswith("twilio.com"):
+            url = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().request(method, url, *args, **kwargs)
+
+
+def twilio_client() -> TwilioClient:
+    if not settings.TWILIO_ACCOUNT_SID or not settings.TWILIO_AUTH_TOKEN:
+        raise DeliveryError("Twilio is not set up: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    http = TwilioBaseUrlClient(settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT_SECONDS)
+    return TwilioClient(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+
+
+class TwilioBackend:
+    """SMS and WhatsApp through Twilio's Messages API with the official SDK; the message SID is
+    the provider id. WhatsApp addresses carry Twilio's `whatsapp:` prefix on both ends. Errors
+    keep Twilio's code and text: invalid or unsubscribed recipients fail for good, anything
+    else (rate limits, outages, credentials) is retried by the outbox."""
+
+    name = "twilio"
+
+    def send(self, entry: OutboxEntry) -> str:
+        params = twilio_params(entry)
+        try:
+            message = twilio_client().messages.create(**params)
+        except TwilioRestException as exc:
+            raise DeliveryError(
+                f"Twilio {exc.status} error {exc.code}: {_twilio_reason(exc)}",
+                permanent=exc.code in TWILIO_PERMANENT_CODES,
+            ) from exc
+        except (TwilioException, requests.RequestException) as exc:
+            raise DeliveryError(f"Twilio unreachable: {exc}") from exc
+        return str(message.sid)
+
+
+def _twilio_reason(exc: TwilioRestException) -> str:
+    """Twilio's own words, without the SDK's "Unable to create record:" preamble."""
+    return _text(str(exc.msg)).removeprefix("Unable to create record: ")
+
+
+def twilio_params(entry: OutboxEntry) -> dict[str, str]:
+    """What `messages.create` gets: to, from (or the Messaging Service) and the body."""
+    whatsapp = entry.channel == Channel.WHATSAPP
+    number = entry.to_address.strip().removeprefix(WHATSAPP)
+    number = re.sub(r"[\s().-]", "", number)
+    if not PHONE.fullmatch(number):
+        raise DeliveryError(f"not a phone number: {entry.to_address!r}", permanent=True)
+    if not number.startswith("+"):
+        number = "+" + number
+    params = {"to": f"{WHATSAPP}{number}" if whatsapp else number, "body": entry.message.body}
+    sender = settings.TWILIO_WHATSAPP_FROM if whatsapp else settings.TWILIO_SMS_FROM
+    if sender:
+        params["from_"] = WHATSAPP + sender.removeprefix(WHATSAPP) if whatsapp else sender
+    elif settings.TWILIO_MESSAGING_SERVICE_SID:
+        params["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+    else:
+        which = "TWILIO_WHATSAPP_FROM" if whatsapp else "TWILIO_SMS_FROM"
+        raise DeliveryError(f"no Twilio sender: set {which} or TWILIO_MESSAGING_SERVICE_SID")
+    return params
 
 
 def backend_for(channel: str) -> ChannelBackend:

@@ -320,6 +320,16 @@ BATON_CHANNEL_BACKENDS = {
     "chat": env_str("BATON_CHAT_BACKEND", "handoffs.channels.LocalBackend"),
 }
 OUTBOX_MAX_ATTEMPTS = env_int("BATON_OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
+# SMS and WhatsApp out through Twilio (BATON_SMS_BACKEND / BATON_WHATSAPP_BACKEND =
+# handoffs.channels.TwilioBackend): the account, and the senders — a Messaging Service, or from
+# numbers. TWILIO_API_BASE_URL replaces https://api.twilio.com (a local fake in tests).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
+TWILIO_SMS_FROM = env_str("TWILIO_SMS_FROM")
+TWILIO_WHATSAPP_FROM = env_str("TWILIO_WHATSAPP_FROM")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 15, minimum=1)
+
 # --- Integrations out: webhooks to subscribers, Slack/Teams posts (docs/integrations.md) ---
 BATON_OUTBOUND_MAX_ATTEMPTS = env_int("BATON_OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
 BATON_OUTBOUND_RETRY_BASE_SECONDS = env_int("BATON_OUTBOUND_RETRY_BASE_SECONDS", 30, minimum=1)
