@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -75,7 +75,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
     form = WebhookSubscriptionForm
-    list_display = ["name", "url", "events", "is_active", "secrets", "health"]
+    list_display = ["name", "url", "events", "is_active", "health"]
     list_filter = ["is_active"]
     search_fields = ["name", "url"]
     readonly_fields = ["secrets", "secret_rotated_at", "recent"]
@@ -107,9 +107,16 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             return f"{mask(obj.secret)} (current), {mask(obj.previous_secret)} (previous)"
         return mask(obj.secret)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(dead=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD)))
+        )
+
     @admin.display(description="dead letters")
     def health(self, obj: WebhookSubscription) -> str:
-        dead = obj.deliveries.filter(status=DeliveryStatus.DEAD).count()
+        dead = getattr(obj, "dead", 0)
         if not dead:
             return "—"
         link = reverse("admin:portal_deadletter_changelist") + f"?subscription__id__exact={obj.pk}"
@@ -273,10 +280,8 @@ class DeliveryAdminBase(admin.ModelAdmin):
         "created_at",
         "event_type",
         "receiver_name",
-        "kind",
         "status",
         "attempts",
-        "last_status_code",
         "last_error",
         "next_attempt_at",
     ]
@@ -344,6 +349,14 @@ class DeadLetterAdmin(DeliveryAdminBase):
     """Deliveries that ran out of attempts (or were refused for good): fix the receiver, then
     redeliver."""
 
+    list_display = [
+        "created_at",
+        "event_type",
+        "receiver_name",
+        "attempts",
+        "last_status_code",
+        "last_error",
+    ]
     list_filter = ["kind", "event_type", "subscription", "channel"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

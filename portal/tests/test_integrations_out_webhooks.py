@@ -30,6 +30,7 @@ from portal.integrations.outbound import (
 from portal.integrations.outbound_events import message_events_on_commit, outbound_dispatch_log
 from portal.integrations.outbound_models import (
     DeliveryStatus,
+    NotificationChannel,
     OutboundDelivery,
     WebhookSubscription,
 )
@@ -484,3 +485,41 @@ def test_a_webhook_body_is_compact_sorted_json(
         == json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     )
     assert set(body) == {"id", "type", "occurred_at", "data", "seq"}
+
+
+@pytest.mark.parametrize("rows", [10, 500])
+def test_the_delivery_lists_cost_the_same_queries_at_10_or_500_rows(
+    org: Org, rows: int, django_assert_max_num_queries: Any
+) -> None:
+    olive = org.users["olive"]
+    olive.is_superuser = True
+    olive.save()
+    subscriptions = [
+        subscribe(f"https://crm{n}.example.com/hook", "*", name=f"CRM {n}")[0] for n in range(5)
+    ]
+    team_channel = NotificationChannel.objects.create(
+        team=org.teams["sales"], name="#sales", kind="slack", webhook_url="https://h.example/x"
+    )
+    now = timezone.now()
+    OutboundDelivery.objects.bulk_create(
+        OutboundDelivery(
+            kind="webhook" if n % 2 else "slack",
+            subscription=subscriptions[n % 5] if n % 2 else None,
+            channel=None if n % 2 else team_channel,
+            event_type="handoff.created",
+            event_key=f"seq-{n}",
+            payload={"n": n},
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=now,
+        )
+        for n in range(rows)
+    )
+    admin = Client()
+    admin.force_login(olive)
+    for url in (
+        "/admin/portal/outbounddelivery/",
+        "/admin/portal/deadletter/",
+        "/admin/portal/webhooksubscription/",
+    ):
+        with django_assert_max_num_queries(12):
+            assert admin.get(url).status_code == 200
