@@ -56,6 +56,19 @@ class LocalBackend:
         return f"local-{entry.pk}"
 
 
+class ChatBackend:
+    """The chat widget's channel (portal/integrations/chat.py): the contact's page shows every
+    chat message whose outbox row is sent, on its next poll — so marking it sent is the
+    delivery. Nothing leaves the machine; the row records when it became visible."""
+
+    name = "chat"
+
+    def send(self, entry: OutboxEntry) -> str:
+        if entry.channel != Channel.CHAT:
+            raise DeliveryError(f"the chat backend delivers chat only, not {entry.channel}")
+        return f"chat-{entry.pk}"
+
+
 MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 
 

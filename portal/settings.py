@@ -317,8 +317,13 @@ BATON_CHANNEL_BACKENDS = {
     "email": env_str("BATON_EMAIL_BACKEND", "handoffs.channels.EmailBackend"),
     "sms": env_str("BATON_SMS_BACKEND", "handoffs.channels.LocalBackend"),
     "whatsapp": env_str("BATON_WHATSAPP_BACKEND", "handoffs.channels.LocalBackend"),
-    "chat": env_str("BATON_CHAT_BACKEND", "handoffs.channels.LocalBackend"),
+    "chat": env_str("BATON_CHAT_BACKEND", "handoffs.channels.ChatBackend"),
 }
+# The chat widget (docs/integrations.md): how long a session link works, how often the page
+# asks for new messages, and which sites may embed it (CSP frame-ancestors; * = any).
+BATON_CHAT_TOKEN_DAYS = env_int("BATON_CHAT_TOKEN_DAYS", 30, minimum=1)
+BATON_CHAT_POLL_SECONDS = env_int("BATON_CHAT_POLL_SECONDS", 2, minimum=1)
+BATON_CHAT_FRAME_ANCESTORS = env_list("BATON_CHAT_FRAME_ANCESTORS", ["*"])
 OUTBOX_MAX_ATTEMPTS = env_int("BATON_OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
 # SMS and WhatsApp out through Twilio (BATON_SMS_BACKEND / BATON_WHATSAPP_BACKEND =
 # handoffs.channels.TwilioBackend): the account, and the senders — a Messaging Service, or from

@@ -3,7 +3,7 @@ because the SDKs append `/v1/...` to the host they are given."""
 
 from django.urls import path, re_path
 
-from portal.integrations import email_inbound, twilio
+from portal.integrations import chat, email_inbound, twilio
 from portal.integrations.segment_api import segment_view
 from portal.integrations.webhooks import WebhookView
 
@@ -30,6 +30,11 @@ urlpatterns = [
         for name, kind in SEGMENT_ENDPOINTS.items()
     ),
     path("api/v1/hooks/<slug:slug>/", WebhookView.as_view(), name="api-webhook"),
+    # The chat widget (chat.py): sessions for integrations, the page for contacts.
+    path("api/v1/chat/sessions/", chat.ChatSessionView.as_view(), name="api-chat-session"),
+    path("chat/<str:token>/", chat.chat_page, name="chat"),
+    path("chat/<str:token>/messages/", chat.chat_messages, name="chat-messages"),
+    path("chat/<str:token>/send/", chat.chat_send, name="chat-send"),
     path("api/v1/integrations/twilio/", twilio.twilio_messages, name="twilio-messages"),
     # Mailgun posts raw MIME to a URL containing "mime", parsed fields otherwise.
     re_path(

@@ -1,6 +1,6 @@
 """A real local HTTP server that plays the receivers of Baton's outbound work — a webhook
-subscriber, Slack's and Teams' incoming webhooks, Twilio's REST API — recording every request
-and answering from a script. Shared by the test_integrations_out_* modules (no tests here)."""
+subscriber, Slack's and Teams' incoming webhooks, Twilio's REST API — recording every POST and
+answering from a script; a GET gets `page` (a customer's site embedding the chat widget). Shared by the test_integrations_out_* modules (no tests here)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class FakeServer:
         self.answers: list[Answer] = []
         self.default = Answer()
         self.answer_with: Callable[[Received], Answer] | None = None
+        self.page = "<!doctype html><title>Nothing here</title>"
         self._lock = threading.Lock()
         self.stopped = False
         server = self
@@ -69,6 +70,15 @@ class FakeServer:
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                """Serves `server.page`: a customer's web page (embedding the chat widget)."""
+                body = server.page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
