@@ -38,6 +38,18 @@ class HandoffEventKind(models.TextChoices):
     CONTACT_REPLIED = "contact_replied", "Contact replied"
     RESOLVED = "resolved", "Resolved"
     REOPENED = "reopened", "Reopened"
+    AFTER_HOURS_REPLY = "after_hours_reply", "After-hours reply sent"
+    BREACHED = "breached", "SLA breached"
+    ESCALATED = "escalated", "Escalated"
+    ESCALATION_FAILED = "escalation_failed", "Could not escalate"
+
+
+class SlaTarget(models.TextChoices):
+    """The due times a handoff can miss (docs/sla.md)."""
+
+    FIRST_RESPONSE = "first_response", "First reply"
+    NEXT_RESPONSE = "next_response", "Next reply"
+    RESOLUTION = "resolution", "Resolution"
 
 
 class Channel(models.TextChoices):

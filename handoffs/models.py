@@ -12,8 +12,10 @@ from handoffs.choices import (
     HandoffStatus,
     OutboxStatus,
     Priority,
+    SlaTarget,
     Trigger,
 )
+from handoffs.sla import Clock, running_clock
 from handoffs.triage.choices import FaqStatus, PhraseKind, TriageLabel
 from handoffs.triage.defaults import (
     ANGRY_AT_MOST,
@@ -61,6 +63,29 @@ class Handoff(models.Model):
     resume_automation = models.BooleanField(null=True, blank=True)
     breached = models.BooleanField(default=False)
     escalated = models.BooleanField(default=False)
+    # The SLA clock (docs/sla.md): due times are UTC instants counted in the team's business
+    # time; `sla_due_at` is whichever runs out first, and the breach sweep watches it.
+    sla_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Raised, or the next opening when raised after hours."
+    )
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Waiting on the contact with the clock stopped, since."
+    )
+    sla_paused_seconds = models.PositiveIntegerField(
+        default=0, help_text="Business time the clock has spent paused."
+    )
+    after_hours_replied_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    breached_target = models.CharField(max_length=20, choices=SlaTarget.choices, blank=True)
+    escalation_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the breach is escalated (the next opening when "
+        "alerts wait for business hours).",
+    )
 
     class Meta:
         constraints = [
@@ -84,6 +109,18 @@ class Handoff(models.Model):
                 name="handoff_active_assignee_due",
             ),
             models.Index(fields=["contact", "-created_at"], name="handoff_contact_created"),
+            # The SLA sweep's two queries (handoffs/services/breaches.py).
+            models.Index(
+                fields=["sla_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES, breached=False),
+                name="handoff_sla_due_unbreached",
+            ),
+            models.Index(
+                fields=["escalation_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES, escalated=False)
+                & Q(escalation_due_at__isnull=False),
+                name="handoff_escalation_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,6 +129,18 @@ class Handoff(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def sla_clock(self) -> Clock | None:
+        """The due time that runs out first (first reply, next reply or resolution), or None
+        while nothing runs."""
+        return running_clock(
+            first_response_due=self.first_response_due_at,
+            first_responded=self.first_responded_at is not None,
+            next_response_due=self.next_response_due_at,
+            resolution_due=self.resolution_due_at,
+            paused=self.sla_paused_at is not None,
+        )
 
 
 class HandoffEvent(models.Model):

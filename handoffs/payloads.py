@@ -43,4 +43,20 @@ def handoff_as_dict(handoff: Handoff) -> dict[str, Any]:
         "resume_automation": handoff.resume_automation,
         "breached": handoff.breached,
         "escalated": handoff.escalated,
+        # The SLA clock (docs/sla.md), added in v1 without changing the fields above.
+        "sla_started_at": iso(handoff.sla_started_at),
+        "next_response_due_at": iso(handoff.next_response_due_at),
+        "resolution_due_at": iso(handoff.resolution_due_at),
+        "sla_clock": _clock(handoff),
+        "sla_paused_since": iso(handoff.sla_paused_at),
+        "breached_at": iso(handoff.breached_at),
+        "breached_target": handoff.breached_target or None,
     }
+
+
+def _clock(handoff: Handoff) -> dict[str, Any] | None:
+    """The due time that runs out first, or None while nothing runs (paused, or resolved)."""
+    clock = handoff.sla_clock if handoff.is_active else None
+    if clock is None:
+        return None
+    return {"target": clock.target, "due_at": iso(clock.due)}

@@ -20,6 +20,7 @@ from handoffs.outbox import (
     outbox_mark_failed,
     outbox_mark_sent,
 )
+from handoffs.services.breaches import escalation_notify, handoffs_sla_sweep
 from handoffs.services.ownership import handoffs_auto_assign_waiting
 
 log = logging.getLogger("baton.outbox")
@@ -81,3 +82,23 @@ def assignment_sweep(team_ids: list[int] | None = None) -> int:
     duplicated run is harmless: the next one catches up, and each assignment is a
     compare-and-swap."""
     return handoffs_auto_assign_waiting(team_ids=team_ids)
+
+
+@shared_task(name="handoffs.tasks.sla_sweep", ignore_result=True)
+def sla_sweep() -> int:
+    """Flag handoffs past a due time and escalate them per their team's SLA policy, on beat and
+    the embedded timer (docs/sla.md). Safe to run twice at once: each flag and escalation is a
+    compare-and-swap, so a handoff is escalated once."""
+    return handoffs_sla_sweep().breached
+
+
+@shared_task(
+    name="handoffs.tasks.sla_escalation_notify",
+    ignore_result=True,
+    autoretry_for=(OSError,),  # the mail server down or refusing: SMTPException is an OSError
+    retry_backoff=30,
+    max_retries=5,
+)
+def sla_escalation_notify(*, handoff_id: int, user_ids: list[int]) -> int:
+    """Email the lead(s) a breach was escalated to; sent after the sweep's commit."""
+    return escalation_notify(handoff_id=handoff_id, user_ids=user_ids)

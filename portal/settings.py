@@ -228,6 +228,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "handoffs.tasks.assignment_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
+    # Handoffs past an SLA due time: flag breached, escalate per policy (docs/sla.md).
+    "sla-sweep": {"task": "handoffs.tasks.sla_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     # Outbound webhooks and Slack/Teams posts: new events, retries, lost tasks (integrations.md).
     "outbound-sweep": {
         "task": "portal.integrations.tasks.outbound_sweep",

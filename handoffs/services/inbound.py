@@ -20,6 +20,7 @@ from handoffs.choices import (
     HandoffStatus,
 )
 from handoffs.models import Conversation, Handoff, HandoffEvent, Message
+from handoffs.services.clocks import clock_on_contact_message
 from handoffs.services.common import _announce, _fresh
 from handoffs.services.replies import conversation_for
 from handoffs.triage.services import message_triage
@@ -147,7 +148,11 @@ def _wake_for_reply(handoff: Handoff, message: Message) -> None:
         )
     elif handoff.status == HandoffStatus.WAITING_ON_CONTACT:
         handoff.status = HandoffStatus.CLAIMED
-    handoff.save(update_fields=["status", "resolved_at", "resume_automation", "updated_at"])
+    # The SLA clock resumes, and the next reply falls due (docs/sla.md).
+    clock = clock_on_contact_message(
+        handoff=handoff, now=timezone.now(), reopened=kind == HandoffEventKind.REOPENED
+    )
+    handoff.save(update_fields=["status", "resolved_at", "resume_automation", "updated_at", *clock])
     HandoffEvent.objects.create(
         handoff=handoff, kind=kind, data={"message_id": message.pk, "channel": message.channel}
     )

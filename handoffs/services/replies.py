@@ -18,6 +18,7 @@ from handoffs.choices import (
 from handoffs.models import Conversation, HandoffEvent, Message
 from handoffs.outbox import outbox_enqueue
 from handoffs.payloads import display_name
+from handoffs.services.clocks import clock_on_human_reply
 from handoffs.services.common import _announce, _blocked_by, _locked
 from journeys.models import Contact
 from portal.choices import EventType
@@ -92,8 +93,16 @@ def handoff_reply(*, handoff_id: int, user: Any, body: str) -> Message:
         HandoffEvent.objects.create(handoff=handoff, kind=HandoffEventKind.CLAIMED, actor=user)
     handoff.status = HandoffStatus.WAITING_ON_CONTACT
     handoff.first_responded_at = handoff.first_responded_at or now
+    clock = clock_on_human_reply(handoff=handoff, now=now)  # next reply met; maybe pause
     handoff.save(
-        update_fields=["assignee", "claimed_at", "status", "first_responded_at", "updated_at"]
+        update_fields=[
+            "assignee",
+            "claimed_at",
+            "status",
+            "first_responded_at",
+            "updated_at",
+            *clock,
+        ]
     )
     HandoffEvent.objects.create(
         handoff=handoff,
