@@ -235,6 +235,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.integrations.tasks.outbound_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
+    "outbound-prune": {"task": "portal.integrations.tasks.outbound_prune", "schedule": 3600.0},
 }
 # Tasks outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["portal.integrations.tasks"]
@@ -342,6 +343,7 @@ BATON_OUTBOUND_MAX_ATTEMPTS = env_int("BATON_OUTBOUND_MAX_ATTEMPTS", 8, minimum=
 BATON_OUTBOUND_RETRY_BASE_SECONDS = env_int("BATON_OUTBOUND_RETRY_BASE_SECONDS", 30, minimum=1)
 BATON_OUTBOUND_RETRY_MAX_SECONDS = env_int("BATON_OUTBOUND_RETRY_MAX_SECONDS", 6 * 3600, minimum=1)
 BATON_OUTBOUND_TIMEOUT_SECONDS = env_int("BATON_OUTBOUND_TIMEOUT_SECONDS", 10, minimum=1)
+BATON_OUTBOUND_RETENTION_DAYS = env_int("BATON_OUTBOUND_RETENTION_DAYS", 30, minimum=1)
 
 BATON_DEMO_PASSWORD = env_str("BATON_DEMO_PASSWORD", "baton-demo")
 

@@ -285,7 +285,13 @@ class DeliveryAdminBase(admin.ModelAdmin):
         "last_error",
         "next_attempt_at",
     ]
-    list_filter = ["status", "kind", "event_type", "subscription", "channel"]
+    list_filter = [
+        "status",
+        "kind",
+        "event_type",
+        ("subscription", admin.RelatedOnlyFieldListFilter),
+        ("channel", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["subscription", "channel__team"]
     search_fields = ["=delivery_id", "event_key", "event_type"]
     actions = ["redeliver"]
@@ -307,6 +313,17 @@ class DeliveryAdminBase(admin.ModelAdmin):
         "body",
     ]
     fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """Superusers see everything. Others see their teams' Slack/Teams posts, and webhook
+        deliveries (organisation-wide, every team's data) only if they may view subscribers."""
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        scope = Q(channel__team__in=teams_with_perm(principal=request.user, codename=EDIT_RULES))
+        if request.user.has_perm("portal.view_webhooksubscription"):
+            scope |= Q(subscription__isnull=False)
+        return qs.filter(scope)
 
     @admin.display(description="receiver")
     def receiver_name(self, obj: OutboundDelivery) -> str:
@@ -357,7 +374,12 @@ class DeadLetterAdmin(DeliveryAdminBase):
         "last_status_code",
         "last_error",
     ]
-    list_filter = ["kind", "event_type", "subscription", "channel"]
+    list_filter = [
+        "kind",
+        "event_type",
+        ("subscription", admin.RelatedOnlyFieldListFilter),
+        ("channel", admin.RelatedOnlyFieldListFilter),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(status=DeliveryStatus.DEAD)

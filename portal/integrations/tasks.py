@@ -3,6 +3,8 @@ table (outbound.py) rather than by Celery, so they survive a lost task or a rest
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from portal.integrations.outbound import deliver
 from portal.integrations.outbound_events import outbound_dispatch_log
-from portal.integrations.outbound_models import DUE_STATUSES, OutboundDelivery
+from portal.integrations.outbound_models import DUE_STATUSES, DeliveryStatus, OutboundDelivery
 
 
 @shared_task(name="portal.integrations.tasks.outbound_deliver", ignore_result=True)
@@ -53,3 +55,21 @@ def _send(pks: list[int]) -> None:
             outbound_deliver(pk)
         else:
             outbound_deliver.delay(pk)
+
+
+@shared_task(name="portal.integrations.tasks.outbound_prune", ignore_result=True)
+def outbound_prune(batch: int = 5000) -> int:
+    """Hourly: forget deliveries delivered more than BATON_OUTBOUND_RETENTION_DAYS ago (dead
+    letters stay until someone redelivers them). The event log they came from is pruned after
+    a week, so no dispatcher can make them again."""
+    cutoff = timezone.now() - timedelta(days=settings.BATON_OUTBOUND_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(
+            OutboundDelivery.objects.filter(
+                status=DeliveryStatus.DELIVERED, delivered_at__lt=cutoff
+            ).values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboundDelivery.objects.filter(pk__in=ids).delete()[0]

@@ -1,6 +1,7 @@
 """A real local HTTP server that plays the receivers of Baton's outbound work — a webhook
 subscriber, Slack's and Teams' incoming webhooks, Twilio's REST API — recording every POST and
-answering from a script; a GET gets `page` (a customer's site embedding the chat widget). Shared by the test_integrations_out_* modules (no tests here)."""
+answering from a script; a GET gets `page` (a customer's site embedding the chat widget).
+Shared by the test_integrations_out_* modules (no tests here)."""
 
 from __future__ import annotations
 

@@ -300,3 +300,37 @@ def test_ops_only_see_and_pick_teams_whose_rules_they_edit(org: Org) -> None:
     form = admin.get("/admin/portal/notificationchannel/add/").content.decode()
     assert ">Sales<" in form
     assert ">Success<" not in form
+
+
+def test_ops_see_only_their_teams_posts_in_the_delivery_lists(org: Org) -> None:
+    from portal.choices import Role
+    from portal.services import membership_remove, membership_set
+
+    olive = org.users["olive"]
+    for slug in ("success", "support", "marketing"):
+        membership_remove(user=olive, team=org.teams[slug])
+    membership_set(user=olive, team=org.teams["sales"], role=Role.OPS)
+    olive.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="portal",
+            codename__in=["view_outbounddelivery", "view_deadletter"],
+        )
+    )
+    sales = channel(org, "https://hooks.slack.com/services/T/B/s1", name="#sales")
+    success = channel(org, "https://hooks.slack.com/services/T/B/s2", team="success", name="#cs")
+    for n, target in enumerate([sales, success]):
+        OutboundDelivery.objects.create(
+            kind="slack",
+            channel=target,
+            event_type="handoff.created",
+            event_key=f"created:{n}",
+            payload={"text": "x"},
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=target.created_at,
+        )
+    admin = Client()
+    admin.force_login(olive)
+    for url in ("/admin/portal/outbounddelivery/", "/admin/portal/deadletter/"):
+        html = admin.get(url).content.decode()
+        assert "Sales — #sales (Slack)" in html
+        assert "#cs (Slack)" not in html

@@ -38,7 +38,7 @@ from portal.integrations.outbound_services import (
     webhook_subscription_create,
     webhook_subscription_rotate_secret,
 )
-from portal.integrations.tasks import outbound_deliver, outbound_sweep
+from portal.integrations.tasks import outbound_deliver, outbound_prune, outbound_sweep
 from portal.tests import test_integrations_out_fakes as fakes
 from portal.tests.test_integrations_out_fakes import Answer, FakeServer
 
@@ -523,3 +523,31 @@ def test_the_delivery_lists_cost_the_same_queries_at_10_or_500_rows(
     ):
         with django_assert_max_num_queries(12):
             assert admin.get(url).status_code == 200
+
+
+def test_old_delivered_deliveries_are_pruned_and_dead_letters_kept(org: Org, settings: Any) -> None:
+    settings.BATON_OUTBOUND_RETENTION_DAYS = 30
+    subscription, _ = subscribe("https://crm.example.com/hook", "*")
+    now = timezone.now()
+
+    def made(key: str, status: str, delivered_days_ago: int | None) -> OutboundDelivery:
+        return OutboundDelivery.objects.create(
+            kind="webhook",
+            subscription=subscription,
+            event_type="handoff.created",
+            event_key=key,
+            payload={},
+            status=status,
+            next_attempt_at=now,
+            delivered_at=None
+            if delivered_days_ago is None
+            else now - timedelta(days=delivered_days_ago),
+        )
+
+    old = made("old", DeliveryStatus.DELIVERED, 31)
+    recent = made("recent", DeliveryStatus.DELIVERED, 29)
+    dead = made("dead", DeliveryStatus.DEAD, None)
+
+    assert outbound_prune(batch=1) == 1
+    assert set(OutboundDelivery.objects.values_list("pk", flat=True)) == {recent.pk, dead.pk}
+    assert old.pk not in OutboundDelivery.objects.values_list("pk", flat=True)
