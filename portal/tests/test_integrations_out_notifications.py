@@ -334,3 +334,25 @@ def test_ops_see_only_their_teams_posts_in_the_delivery_lists(org: Org) -> None:
         html = admin.get(url).content.decode()
         assert "Sales — #sales (Slack)" in html
         assert "#cs (Slack)" not in html
+
+
+def test_the_sla_sweeps_escalation_is_posted(
+    org: Org, send_signal: Any, fake_server: FakeServer
+) -> None:
+    """Through the real breach sweep (handoffs/services/breaches.py), not a stand-in."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handoffs.services.breaches import handoffs_sla_sweep
+
+    channel(org, fake_server.url, on_created=False)
+    send_signal()
+    handoff = Handoff.objects.get()
+
+    result = handoffs_sla_sweep(now=timezone.now() + timedelta(days=3))
+
+    handoff.refresh_from_db()
+    assert (result.escalated, handoff.escalated) == (1, True)
+    [request] = fake_server.requests
+    assert request.json()["text"].startswith("Escalated: Ada Lovelace still needs a reply")

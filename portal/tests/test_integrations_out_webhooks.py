@@ -551,3 +551,22 @@ def test_old_delivered_deliveries_are_pruned_and_dead_letters_kept(org: Org, set
     assert outbound_prune(batch=1) == 1
     assert set(OutboundDelivery.objects.values_list("pk", flat=True)) == {recent.pk, dead.pk}
     assert old.pk not in OutboundDelivery.objects.values_list("pk", flat=True)
+
+
+def test_unenrolling_by_hand_announces_enrollment_dropped(
+    org: Org, send_signal: Any, fake_server: FakeServer
+) -> None:
+    from journeys.services import enrollment_unenroll
+
+    subscribe(fake_server.url, "enrollment.dropped")
+    send_signal(budget=500)  # enrolls in the nurture; no handoff
+    enrollment = Enrollment.objects.get()
+    enrollment_unenroll(
+        enrollment_id=enrollment.pk, actor=org.users["olive"], reason="Asked to stop"
+    )
+
+    [request] = fake_server.requests
+    body = request.json()
+    assert body["type"] == "enrollment.dropped"
+    assert (body["data"]["id"], body["data"]["status"]) == (enrollment.pk, "dropped")
+    assert body["data"]["reason"] == "Asked to stop"
