@@ -11,11 +11,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from governance.choices import BreachAction
 from governance.models import (
     BusinessCalendar,
     HandoffRuleSla,
@@ -25,6 +26,7 @@ from governance.models import (
     TeamHours,
 )
 from governance.selectors import calendar_build
+from handoffs.choices import Priority
 from handoffs.sla import (
     NeverOpen,
     WorkPeriod,
@@ -81,8 +83,23 @@ class TeamRulesAdmin(TeamScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+PRIORITY_ORDER = [Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW]
+BREACH_SHORT = {
+    BreachAction.FLAG_ONLY: "flag only",
+    BreachAction.NOTIFY_LEAD: "notify the lead",
+    BreachAction.REASSIGN_TO_LEAD: "give to the lead",
+}
+
+
 def _minutes(value: int | None) -> str:
-    return duration_label(timedelta(minutes=value)) if value else "—"
+    """Business time as hours and minutes ("42 h 30 min"): never days, which would read as
+    calendar days when the team is open 8½ hours a day."""
+    if not value:
+        return "—"
+    if value < 60:
+        return duration_label(timedelta(minutes=value))
+    hours, minutes = divmod(value, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _period_label(period: WorkPeriod) -> str:
@@ -105,6 +122,26 @@ def _now_label(row: BusinessCalendar | None) -> str:
 
 
 # --- calendars ---------------------------------------------------------------------------------
+
+DAY_SHORT = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def hours_summary(periods: list[OpeningPeriod]) -> str:
+    """ "Mon–Fri 09:00–12:30, 13:30–17:30": weekdays with the same hours run together."""
+    by_day: dict[int, list[str]] = {d: [] for d in range(7)}
+    for p in sorted(periods, key=lambda p: (p.weekday, p.starts)):
+        by_day[p.weekday].append(f"{p.starts:%H:%M}–{p.ends:%H:%M}")
+    runs: list[tuple[int, int, list[str]]] = []
+    for day in range(7):
+        if by_day[day] and runs and runs[-1][1] == day - 1 and runs[-1][2] == by_day[day]:
+            runs[-1] = (runs[-1][0], day, by_day[day])
+        elif by_day[day]:
+            runs.append((day, day, by_day[day]))
+    parts = [
+        (DAY_SHORT[a] if a == b else f"{DAY_SHORT[a]}–{DAY_SHORT[b]}") + " " + ", ".join(hours)
+        for a, b, hours in runs
+    ]
+    return "; ".join(parts) or "never open"
 
 
 class OpeningPeriodFormSet(BaseInlineFormSet):
@@ -206,10 +243,7 @@ class BusinessCalendarAdmin(TeamRulesAdmin):
 
     @admin.display(description="Hours")
     def hours(self, obj: BusinessCalendar) -> str:
-        if obj.always_open:
-            return "24/7"
-        periods = list(obj.periods.all())
-        return f"{len(periods)} period{'s' if len(periods) != 1 else ''} a week"
+        return "24/7" if obj.always_open else hours_summary(list(obj.periods.all()))
 
     @admin.display(description="Public holidays")
     def holiday_region(self, obj: BusinessCalendar) -> str:
@@ -282,12 +316,21 @@ class SlaPolicyAdmin(TeamRulesAdmin):
         "first_response",
         "next_response",
         "resolution",
-        "pause_while_waiting",
-        "on_breach",
-        "alerts_in_business_hours",
+        "pauses",
+        "breach",
+        "alerts",
     ]
     list_filter = [("team", admin.RelatedOnlyFieldListFilter), "priority", "on_breach"]
     list_select_related = ["team"]
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        """Urgent first, as people read priorities; not alphabetically."""
+        rank = Case(
+            *(When(priority=p, then=Value(i)) for i, p in enumerate(PRIORITY_ORDER)),
+            default=Value(len(PRIORITY_ORDER)),
+        )
+        return ["team__name", rank.asc()]
+
     fieldsets = [
         (None, {"fields": ["team", "priority"]}),
         (
@@ -313,6 +356,18 @@ class SlaPolicyAdmin(TeamRulesAdmin):
     @admin.display(description="Resolution")
     def resolution(self, obj: SlaPolicy) -> str:
         return _minutes(obj.resolution_minutes)
+
+    @admin.display(description="Pauses", boolean=True)
+    def pauses(self, obj: SlaPolicy) -> bool:
+        return obj.pause_while_waiting
+
+    @admin.display(description="On breach", ordering="on_breach")
+    def breach(self, obj: SlaPolicy) -> str:
+        return BREACH_SHORT[obj.on_breach]
+
+    @admin.display(description="Alerts in hours", boolean=True)
+    def alerts(self, obj: SlaPolicy) -> bool:
+        return obj.alerts_in_business_hours
 
 
 @admin.register(HandoffRuleSla)

@@ -103,6 +103,7 @@ def test_a_good_calendar_with_a_lunch_break_and_a_night_shift_is_saved(org: Org,
     assert calendar.periods.count() == 4 and calendar.holidays.count() == 1
     listing = opal.get(CALENDARS).content.decode()
     assert "Sales office" in listing and "GB/ENG, +1 dates" in listing
+    assert "Mon 09:00–12:30, 13:30–17:30, 22:00–06:00; Sun 22:00–00:00" in listing
 
 
 @pytest.mark.parametrize(
