@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from handoffs.choices import Channel
+from handoffs.choices import Channel, SlaTarget
 from handoffs.models import Handoff, Message
 from handoffs.payloads import handoff_as_dict, person
 from journeys.api.serializers import AccountInSerializer, ContactInSerializer
@@ -22,6 +22,11 @@ class ContactRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     name = serializers.CharField()
+
+
+class SlaClockSerializer(serializers.Serializer):
+    target = serializers.ChoiceField(SlaTarget.choices)
+    due_at = serializers.DateTimeField()
 
 
 class HandoffSerializer(serializers.Serializer):
@@ -47,6 +52,14 @@ class HandoffSerializer(serializers.Serializer):
     resume_automation = serializers.BooleanField(allow_null=True)
     breached = serializers.BooleanField()
     escalated = serializers.BooleanField()
+    # The SLA clock (docs/sla.md), added in v1 without changing the fields above.
+    sla_started_at = serializers.DateTimeField(allow_null=True)
+    next_response_due_at = serializers.DateTimeField(allow_null=True)
+    resolution_due_at = serializers.DateTimeField(allow_null=True)
+    sla_clock = SlaClockSerializer(allow_null=True)
+    sla_paused_since = serializers.DateTimeField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True)
+    breached_target = serializers.ChoiceField(SlaTarget.choices, allow_null=True)
 
     def to_representation(self, instance: Handoff) -> dict[str, Any]:
         return handoff_as_dict(instance)

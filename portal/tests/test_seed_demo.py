@@ -78,8 +78,13 @@ def test_the_seeded_recruitment_flow_screens_an_applicant_over_the_api():
     assert (handoff.trigger, handoff.team.slug) == ("qualification", "sales")
     assert "3 years' experience" in handoff.reason
     outbound = Message.objects.filter(conversation__contact__external_id="app-1", direction="out")
-    assert outbound.count() == 4  # three questions and the booking link
-    assert "book/interview" in outbound.order_by("-id").first().body
+    journey = outbound.filter(enrollment__isnull=False)
+    assert journey.count() == 4  # three questions and the booking link
+    assert "book/interview" in journey.order_by("-id").first().body
+    # Outside Sales' business hours the handoff also sends the after-hours reply, once.
+    assert outbound.filter(enrollment__isnull=True).count() == (
+        1 if handoff.after_hours_replied_at else 0
+    )
 
 
 @pytest.mark.django_db(transaction=True)

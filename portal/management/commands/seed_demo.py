@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from governance.demo import seed_governance
 from handoffs.choices import Priority, Trigger
 from handoffs.models import Handoff
 from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
@@ -577,6 +578,8 @@ class Command(BaseCommand):
         self._samples()
         self._triage()
         seed_playbook()  # next steps, content and reply templates (journeys/playbook/demo.py)
+        # After the samples, so seeding never depends on the time of day (docs/sla.md).
+        seed_governance()  # business hours, SLA policies, after-hours replies
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
