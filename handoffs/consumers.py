@@ -3,6 +3,8 @@ recipient may see, by reading the durable log through selectors. No business log
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -10,11 +12,22 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from handoffs import live
+from handoffs.presence import may_view
 from handoffs.selectors import event_log_head, event_log_pruned_through, events_after
-from portal.realtime import team_group
+from handoffs.services.presence import (
+    presence_join,
+    presence_leave,
+    presence_touch,
+    reply_lock_release,
+    reply_lock_take,
+)
+from portal.realtime import handoff_group, team_group
 from portal.selectors import principal_refresh, team_ids_visible_to
 
 CATCH_UP_PAGE = 500
+# What a handoff page may say over its socket (static/js/presence.js), and how much of it.
+MAX_CLIENT_MESSAGE = 1000
+MIN_TYPING_INTERVAL = 1.0  # seconds; the page pings every few seconds, a flood is dropped
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -135,7 +148,14 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
 
 class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
     """`/ws/ui/?page=inbox|handoff…&since=<seq>`: the browser's stream of htmx out-of-band
-    fragments, rendered for this person."""
+    fragments, rendered for this person.
+
+    On a handoff page it is also that person's presence: it joins the handoff's group (only if
+    they may see the handoff), registers them as viewing, and passes the page's heartbeats and
+    typing pings to the presence services."""
+
+    presence_handoff: int | None = None
+    last_typing: float = 0.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -155,9 +175,74 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         self.last_seq = head if since is None or since > head else since
         if since is not None and since < head:
             await self._render_new()
+        await self._join_handoff()
 
     async def disconnect(self, code: int) -> None:
         await self.leave_teams()
+        await self._leave_handoff()
+
+    async def _join_handoff(self) -> None:
+        handoff_id = self.view.handoff_id if self.view.page == "handoff" else None
+        if handoff_id is None:
+            return
+        if not await database_sync_to_async(may_view)(user=self.principal, handoff_id=handoff_id):
+            return  # nothing about it, not even that it exists
+        # Group first: the join's own poke then brings this page the others already here.
+        await self.channel_layer.group_add(handoff_group(handoff_id), self.channel_name)
+        self.presence_handoff = handoff_id
+        await database_sync_to_async(presence_join)(
+            handoff_id=handoff_id, user=self.principal, channel_name=self.channel_name
+        )
+
+    async def _leave_handoff(self) -> None:
+        handoff_id, self.presence_handoff = self.presence_handoff, None
+        if handoff_id is None:
+            return
+        await self.channel_layer.group_discard(handoff_group(handoff_id), self.channel_name)
+        await database_sync_to_async(presence_leave)(
+            handoff_id=handoff_id, channel_name=self.channel_name
+        )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """`{"type": "heartbeat"}`, `{"type": "typing"}` or `{"type": "idle"}` from the page;
+        anything else (or from a page that is not a visible handoff) is ignored."""
+        handoff_id = self.presence_handoff
+        if handoff_id is None or not text_data or len(text_data) > MAX_CLIENT_MESSAGE:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        who = {"handoff_id": handoff_id, "user": self.principal}
+        if kind == "heartbeat":
+            # Still theirs to see? A person who lost the team stops showing as a viewer.
+            if not await database_sync_to_async(may_view)(**who):
+                await self._leave_handoff()
+                return
+            await database_sync_to_async(presence_touch)(**who, channel_name=self.channel_name)
+        elif kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing < MIN_TYPING_INTERVAL:
+                return
+            self.last_typing = now
+            await database_sync_to_async(reply_lock_take)(**who, channel_name=self.channel_name)
+        elif kind == "idle":
+            await database_sync_to_async(reply_lock_release)(**who, channel_name=self.channel_name)
+
+    async def presence_changed(self, message: dict[str, Any]) -> None:
+        handoff_id = self.presence_handoff
+        if handoff_id is None or message.get("handoff_id") != handoff_id:
+            return
+        if not await self.still_allowed():
+            return
+        html = await database_sync_to_async(live.render_presence)(
+            user=self.principal, handoff_id=handoff_id
+        )
+        if html is None:  # they lost sight of it (a membership went): stop being there
+            await self._leave_handoff()
+            return
+        await self.send(text_data=html)
 
     async def handoff_changed(self, message: dict[str, Any]) -> None:
         if not await self.still_allowed():
@@ -187,3 +272,7 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         )
         if html:
             await self.send(text_data=html)
+        if self.presence_handoff in changes:
+            # Who may reply changes with the owner (the lock of someone who lost it stops
+            # counting): refresh "… is replying" too, in a frame of its own.
+            await self.presence_changed({"handoff_id": self.presence_handoff})

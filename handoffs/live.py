@@ -9,6 +9,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from handoffs.models import Handoff
+from handoffs.presence import presence_for
 from handoffs.selectors import (
     INBOX_VIEWS,
     InboxFilter,
@@ -101,4 +102,16 @@ def _handoff_page(user: Any, view: LiveView, changes: dict[int, str]) -> str:
     return "".join(
         render_to_string(f"handoffs/handoff.html#{part}", ctx)
         for part in ("panel", "conversation", "history")
+    )
+
+
+def render_presence(*, user: Any, handoff_id: int) -> str | None:
+    """The "Viewing:" chips and the composer's "… is replying" line for one person; None when
+    they may not see the handoff (the consumer then leaves its group)."""
+    presence = presence_for(user=user, handoff_id=handoff_id)
+    if presence is None:
+        return None
+    ctx = {"presence": presence, "oob": True}
+    return render_to_string("handoffs/handoff.html#presence", ctx) + render_to_string(
+        "handoffs/handoff.html#reply-lock", ctx
     )

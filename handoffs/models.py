@@ -370,3 +370,39 @@ class FaqEntry(models.Model):
 
     def __str__(self) -> str:
         return self.question
+
+
+class HandoffViewer(models.Model):
+    """Presence: one row per open handoff page (per websocket), so every web process sees who is
+    looking. Rows whose `last_seen` is older than the presence TTL are ignored and pruned, so a
+    process that died without a disconnect cannot leave a ghost viewer (handoffs/presence.py)."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, unique=True)
+    joined_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["handoff", "last_seen"], name="viewer_handoff_seen"),
+            models.Index(fields=["last_seen"], name="viewer_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} viewing handoff {self.handoff_id}"
+
+
+class ReplyLock(models.Model):
+    """The soft reply lock: "Riley is replying…". At most one per handoff (the unique handoff
+    settles two people starting to type at once); live until `expires_at`, renewed while the
+    holder types. Soft: anyone allowed to reply may send over it after confirming."""
+
+    handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="+")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, help_text="The socket that took it.")
+    taken_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"User {self.holder_id} replying to handoff {self.handoff_id}"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from handoffs import services
 from handoffs.choices import Priority, Trigger
 from handoffs.models import Handoff
+from handoffs.presence import HEARTBEAT_SECONDS, TYPING_PING_SECONDS, replying_now
 from handoffs.selectors import (
     InboxFilter,
     event_log_head,
@@ -21,6 +22,7 @@ from handoffs.selectors import (
     inbox_queryset,
     inbox_row,
 )
+from handoffs.services.presence import ReplyLocked
 from handoffs.ui import handoff_page_context, row_context
 from portal.errors import DomainError, security_log
 from portal.selectors import teams_visible_to, user_can_manage, user_can_work
@@ -61,17 +63,35 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_GET
 def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
-    context = {
+    return render(request, "handoffs/handoff.html", _page_context(request, handoff))
+
+
+def _page_context(request: HttpRequest, handoff: Handoff) -> dict[str, object]:
+    # Who else is viewing or replying arrives over the page's socket as it connects.
+    return {
         **handoff_page_context(user=request.user, handoff=handoff),
         "since": event_log_head(),
+        "presence_heartbeat": HEARTBEAT_SECONDS,
+        "typing_ping": TYPING_PING_SECONDS,
     }
-    return render(request, "handoffs/handoff.html", context)
 
 
 def _respond(
-    request: HttpRequest, handoff_id: int, *, notice: str = "", status: int = 200
+    request: HttpRequest,
+    handoff_id: int,
+    *,
+    notice: str = "",
+    status: int = 200,
+    draft: str = "",
+    locked_by: str = "",
 ) -> HttpResponse:
-    """After an action: htmx gets the fragment it came from; a plain form post a redirect."""
+    """After an action: htmx gets the fragment it came from; a plain form post a redirect.
+    A reply that was not sent comes back in the box (`draft`); one refused because someone
+    else is replying (`locked_by`) asks "send anyway?"."""
+    if not request.htmx and locked_by:
+        handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
+        context = {**_page_context(request, handoff), "draft": draft, "locked_by": locked_by}
+        return render(request, "handoffs/handoff.html", context, status=409)
     if not request.htmx:
         if notice:
             flash.warning(request, notice)
@@ -91,7 +111,10 @@ def _respond(
     handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
     context = {
         **handoff_page_context(user=request.user, handoff=handoff),
+        "presence": replying_now(user=request.user, handoff=handoff),
         "notice": notice,
+        "draft": draft,
+        "locked_by": locked_by,
         "oob": False,
     }
     response = render(request, "handoffs/handoff.html#workspace", context, status=status)
@@ -113,6 +136,7 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
     user = request.user
     # Ownership is checked by the services under the row lock; leads may act on others' work.
     may_override = user_can_manage(user=user, team_id=handoff.team_id)
+    body = request.POST.get("body", "") if action == "reply" else ""
     try:
         if action == "claim":
             services.handoff_claim(handoff_id=handoff_id, user=user)
@@ -120,7 +144,11 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
             services.handoff_release(handoff_id=handoff_id, user=user, may_override=may_override)
         elif action == "reply":
             services.handoff_reply(
-                handoff_id=handoff_id, user=user, body=request.POST.get("body", "")
+                handoff_id=handoff_id,
+                user=user,
+                body=body,
+                # The composer respects the soft lock until the person confirms.
+                over_lock=request.POST.get("over_lock") == "1",
             )
         elif action == "resolve":
             services.handoff_resolve(
@@ -130,8 +158,10 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
                 resume_automation=request.POST.get("resume_automation") == "on",
                 may_override=may_override,
             )
+    except ReplyLocked as exc:
+        return _respond(request, handoff_id, draft=body, locked_by=exc.holder_name)
     except DomainError as exc:  # Conflict included: the notice says who holds it
-        return _respond(request, handoff_id, notice=exc.detail)
+        return _respond(request, handoff_id, notice=exc.detail, draft=body)
     return _respond(request, handoff_id)
 
 

@@ -27,6 +27,12 @@ def team_group(team_id: int) -> str:
     return f"team.{team_id}"
 
 
+def handoff_group(handoff_id: int) -> str:
+    """The sockets that have one handoff's page open (presence and the reply lock). Consumers
+    join it only after checking that their person may see the handoff."""
+    return f"handoff.{handoff_id}"
+
+
 @dataclass(frozen=True)
 class NewEvent:
     type: str
@@ -72,6 +78,15 @@ def poke_on_commit(*, team_id: int, seq: int | None, handoff_id: int | None = No
     """Tell a team's consumers to look at the log (seq) or re-render one handoff (seq None)."""
     message = {"type": "handoff.changed", "seq": seq, "handoff_id": handoff_id}
     group = team_group(team_id)
+    transaction.on_commit(lambda: group_send(group, message), robust=True)
+
+
+def presence_poke_on_commit(*, handoff_id: int) -> None:
+    """Tell a handoff page's viewers that who is viewing or replying changed. Presence is
+    ephemeral (the tables in handoffs/presence.py are its record, not the event log): each
+    consumer re-reads it through a selector, so a lost poke only delays a chip."""
+    message = {"type": "presence.changed", "handoff_id": handoff_id}
+    group = handoff_group(handoff_id)
     transaction.on_commit(lambda: group_send(group, message), robust=True)
 
 

@@ -18,8 +18,10 @@ from handoffs.choices import (
 from handoffs.models import Conversation, HandoffEvent, Message
 from handoffs.outbox import outbox_enqueue
 from handoffs.payloads import display_name
+from handoffs.presence import reply_lock_held_by_other
 from handoffs.services.clocks import clock_on_human_reply
 from handoffs.services.common import _announce, _blocked_by, _locked
+from handoffs.services.presence import ReplyLocked, reply_lock_release
 from journeys.models import Contact
 from portal.choices import EventType
 from portal.errors import Conflict, InvalidInput
@@ -54,11 +56,16 @@ def signature_line(user: Any, team: Team) -> str:
 
 
 @transaction.atomic
-def handoff_reply(*, handoff_id: int, user: Any, body: str) -> Message:
+def handoff_reply(*, handoff_id: int, user: Any, body: str, over_lock: bool = True) -> Message:
     """Send a human reply in the contact's conversation, through the outbox.
 
     Replying to an unclaimed handoff claims it; the first human reply is signed with the
-    replier's name (transparency: the contact knows a person has taken over)."""
+    replier's name (transparency: the contact knows a person has taken over).
+
+    While someone else holds the soft reply lock ("Riley is replying…"), `over_lock=False`
+    refuses with ReplyLocked (the composer asks "send anyway?"); `over_lock=True`, the default
+    for callers that know nothing of the lock (the API), sends and records on the REPLIED event
+    whose lock it went over. Sending releases the sender's own lock."""
     text = (body or "").strip()
     if not text:
         raise InvalidInput("Write a reply first", {"body": ["This field may not be blank."]})
@@ -69,6 +76,13 @@ def handoff_reply(*, handoff_id: int, user: Any, body: str) -> Message:
         raise Conflict("This handoff is resolved")
     if handoff.assignee_id not in (None, user.pk):
         raise Conflict(_blocked_by(handoff))
+    # Checked under the handoff row lock; the lock itself is soft (a person typing as this
+    # commits is not refused), so no stronger ordering is needed.
+    other_lock = reply_lock_held_by_other(
+        handoff_id=handoff.pk, user=user, assignee_id=handoff.assignee_id
+    )
+    if other_lock is not None and not over_lock:
+        raise ReplyLocked(other_lock.holder)
     now = timezone.now()
     channel, address = reply_route(handoff.contact)
     first_from_user = not Message.objects.filter(
@@ -104,12 +118,13 @@ def handoff_reply(*, handoff_id: int, user: Any, body: str) -> Message:
             *clock,
         ]
     )
+    data: dict[str, Any] = {"message_id": message.pk, "channel": channel}
+    if other_lock is not None:  # audited: the history shows whose reply this went over
+        data["over_lock"] = {"holder": display_name(other_lock.holder), "id": other_lock.holder_id}
     HandoffEvent.objects.create(
-        handoff=handoff,
-        kind=HandoffEventKind.REPLIED,
-        actor=user,
-        data={"message_id": message.pk, "channel": channel},
+        handoff=handoff, kind=HandoffEventKind.REPLIED, actor=user, data=data
     )
+    reply_lock_release(handoff_id=handoff.pk, user=user)
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return message
 
