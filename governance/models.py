@@ -246,3 +246,5 @@ class HandoffRuleSla(models.Model):
     def __str__(self) -> str:
         return f"{self.rule}: {self.first_response_minutes} min"
 
+
+from governance.policies.models import *  # noqa: E402, F403  (caps, quiet hours, tone, approvals)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from governance.policies.selectors import approval_context
 from handoffs.models import Handoff
 from handoffs.selectors import handoff_history, handoff_messages
 from handoffs.services import signature_line
@@ -45,6 +46,10 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         "can_release": handoff.is_active and not unowned and (mine or can_manage),
         "can_resolve": handoff.is_active and can_work and (mine or unowned or can_manage),
         "signature": signature_line(user, handoff.team),
+        # Held automated messages of an approval handoff (templates/governance/_approval.html).
+        **approval_context(
+            handoff=handoff, can_work=can_work, may_act=mine or unowned or can_manage
+        ),
         "will_sign": not any(
             m.direction == "out" and m.author_id == user.pk and m.handoff_id == handoff.pk
             for m in messages

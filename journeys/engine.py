@@ -11,11 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from governance.policies.services import AutomatedTouch, SendResult, automated_send
 from handoffs.models import Message
-from handoffs.outbox import outbox_enqueue
 from handoffs.services import (
     RaiseRequest,
-    conversation_for,
     handoff_raise,
     reply_route,
 )
@@ -133,16 +132,20 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
     outcome = runner.advance(
         enrollment.version.definition, previous, event, now, _context(enrollment)
     )
-    _apply(enrollment, outcome, now)
+    handed_over = _apply(enrollment, outcome, now)
     own = {key: enrollment.state[key] for key in OWN_STATE_KEYS if key in enrollment.state}
     if event["kind"] == "reply":
         own["heard"] = event.get("message_id", 0)
     enrollment.state = {**outcome.state, **own}
     enrollment.status = outcome.status
+    if handed_over and outcome.status == EnrollmentStatus.ACTIVE:
+        # A handoff raised while applying (the fail-safe, a held message) paused the contact's
+        # journeys; this one stays paused too, and carries on from its state when resumed.
+        enrollment.status = EnrollmentStatus.PAUSED_FOR_HUMAN
     enrollment.due_at = outcome.due_at
     enrollment.waiting_for = outcome.waiting_for or ""
     enrollment.step = str(outcome.state.get("step") or "")[:50]
-    if outcome.status != EnrollmentStatus.PAUSED_FOR_HUMAN:
+    if enrollment.status != EnrollmentStatus.PAUSED_FOR_HUMAN:
         enrollment.paused_at = None
     elif enrollment.paused_at is None:
         enrollment.paused_at = now
@@ -188,9 +191,11 @@ def _context(enrollment: Enrollment) -> dict[str, Any]:
 UNLOGGED = frozenset({"entered", "resumed"})
 
 
-def _apply(enrollment: Enrollment, outcome: runner.Outcome, now: Any) -> None:
+def _apply(enrollment: Enrollment, outcome: runner.Outcome, now: Any) -> bool:
     """Carry out the runner's actions in order. Entering a step moves the enrollment into that
-    step's stage; every touch, wait, branch and answer is written to the timeline."""
+    step's stage; every touch, wait, branch and answer is written to the timeline. Returns
+    whether a person took the contact over on the way (a fail-safe or a held message)."""
+    handed_over = False
     sent: list[Message] = []
     stages = _stages_by_key(enrollment)
     stage_of_step = {
@@ -202,10 +207,12 @@ def _apply(enrollment: Enrollment, outcome: runner.Outcome, now: Any) -> None:
         data = action.data
         step = str(data.get("step") or "")[:50]
         if action.kind == "send":
-            message = _send(enrollment, data)
-            if message is None:
-                return  # the fail-safe handoff took over
-            sent.append(message)
+            result = _send(enrollment, data)
+            if result is None:
+                return True  # the fail-safe handoff took over
+            handed_over = handed_over or result.handed_over
+            if result.message is not None:  # None: governance suppressed or held it
+                sent.append(result.message)
         elif action.kind == "raise_handoff":
             handoff = _raise(enrollment, data)
             # What automation sent as it handed over is part of the handover, not to be held
@@ -223,6 +230,7 @@ def _apply(enrollment: Enrollment, outcome: runner.Outcome, now: Any) -> None:
                 enrollment_stage_enter(enrollment=enrollment, stage=stage, at=now)
         elif data.get("kind") not in UNLOGGED:
             _event(enrollment, str(data.get("kind") or "step"), step, str(data.get("summary", "")))
+    return handed_over
 
 
 def _event(enrollment: Enrollment, kind: str, step: str, detail: str) -> None:
@@ -246,25 +254,30 @@ def _stages_by_key(enrollment: Enrollment) -> dict[Any, Stage]:
     return stages
 
 
-def _send(enrollment: Enrollment, data: dict[str, Any]) -> Message | None:
+def _send(enrollment: Enrollment, data: dict[str, Any]) -> SendResult | None:
+    """Route and send through governance (docs/governance.md): caps and quiet hours may defer
+    or suppress it, tone rules add the disclosure, block it (a person takes over) or hold it for
+    a person's approval. None: the fail-safe handed the contact to a person."""
     contact = Contact.objects.get(pk=enrollment.contact_id)
     try:
         channel, address = _route(contact, data.get("channel", "auto"))
     except DomainError as exc:
         _fail_safe(enrollment, f"could not send step {data.get('step')}: {exc.detail}")
         return None
-    message = Message.objects.create(
-        conversation=conversation_for(contact),
-        direction="out",
+    touch = AutomatedTouch(
+        enrollment=enrollment,
+        contact=contact,
         channel=channel,
+        address=address,
+        step=str(data.get("step") or "")[:50],
         subject=str(data.get("subject") or "")[:200],
         body=data["body"],
-        automated=True,
-        enrollment=enrollment,
-        step=str(data.get("step") or "")[:50],
     )
-    outbox_enqueue(message=message, to_address=address)
-    return message
+    result = automated_send(touch=touch)
+    if result.blocked:
+        _fail_safe(enrollment, result.blocked)
+        return None
+    return result
 
 
 def _route(contact: Contact, channel: str) -> tuple[str, str]:

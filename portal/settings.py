@@ -230,6 +230,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Handoffs past an SLA due time: flag breached, escalate per policy (docs/sla.md).
     "sla-sweep": {"task": "handoffs.tasks.sla_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    # Held messages nobody decided in time get their default; deferred touches that went out
+    # are recorded (docs/governance.md).
+    "approvals-expire": {"task": "governance.tasks.approvals_expire", "schedule": 60.0},
+    "deferrals-settle": {
+        "task": "governance.tasks.deferrals_settle",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
     # Outbound webhooks and Slack/Teams posts: new events, retries, lost tasks (integrations.md).
     "outbound-sweep": {
         "task": "portal.integrations.tasks.outbound_sweep",
@@ -239,6 +246,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Tasks outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["portal.integrations.tasks"]
+# Governance (docs/governance.md): how long a held message waits for a person and what happens
+# then (a promise rule may say otherwise), and how recently a contact must have written for an
+# automated answer to count as conversation (not held back by caps or quiet hours).
+BATON_APPROVAL_EXPIRY_MINUTES = env_int("BATON_APPROVAL_EXPIRY_MINUTES", 1440, minimum=1)
+BATON_APPROVAL_EXPIRY_ACTION = env_str("BATON_APPROVAL_EXPIRY_ACTION", "reject")
+if BATON_APPROVAL_EXPIRY_ACTION not in ("send", "reject"):
+    raise ImproperlyConfigured("BATON_APPROVAL_EXPIRY_ACTION must be send or reject")
+BATON_GOVERNANCE_REPLY_WINDOW_MINUTES = env_int(
+    "BATON_GOVERNANCE_REPLY_WINDOW_MINUTES", 60, minimum=0
+)
 # The in-process timer (embedded mode) runs CELERY_BEAT_SCHEDULE itself: portal/embedded.py.
 BATON_EMBEDDED_TIMER = env_bool("BATON_EMBEDDED_TIMER", default=EMBEDDED)
 

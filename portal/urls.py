@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/v1/", include("portal.api_urls")),
     path("", include("portal.integrations.urls")),  # Segment, Twilio, email, signed webhooks
     path("", include("handoffs.urls")),
+    path("governance/", include("governance.urls")),
     path("", include("journeys.urls")),
 ]
 
