@@ -193,6 +193,20 @@ def test_a_question_the_faq_cannot_answer_gets_the_holding_reply_and_a_specialis
     assert (message.triage, message.handoff) == ("question", handoff)
 
 
+def test_after_hours_the_after_hours_reply_stands_in_for_the_holding_reply(org, post, faq):
+    from handoffs.tests.test_sla_services import hours_from_now
+
+    for team in org.teams:  # every team opens in two hours: it is after hours now
+        hours_from_now(org, team, opens_in=timedelta(hours=2), length=timedelta(hours=1))
+
+    post("Can we run two workspaces on one invoice for our Dublin office?", channel="email")
+
+    handoff = Handoff.objects.get()
+    assert handoff.after_hours_replied_at is not None
+    [reply] = outbound()
+    assert reply.body.startswith("I've logged this") and reply.handoff == handoff
+
+
 def test_with_no_faq_at_all_every_question_goes_to_a_specialist(org, post):
     post("What are your opening hours?")
 

@@ -93,9 +93,11 @@ def _carry_out(plan: Plan, *, row: TriageSettings, contact: Contact, message: Me
             evidence=plan.evidence,
             lead=plan.offer_to_lead,
         )
-    if plan.reply:
+    told_at = handoff.after_hours_replied_at if handoff is not None else None
+    if plan.reply and not (told_at is not None and told_at >= message.created_at):
         # The holding reply belongs to the complexity handoff, so the send-time "a person has
-        # it" check does not hold it back; an FAQ answer belongs to no handoff.
+        # it" check does not hold it back; an FAQ answer belongs to no handoff. When the raise
+        # has just sent the after-hours reply, that already tells the contact what happens.
         _bot_send(contact, plan.reply, handoff=handoff)
 
 
