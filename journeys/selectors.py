@@ -179,8 +179,10 @@ def _journey_events(contact: Contact, kinds: frozenset[str]) -> QuerySet[Enrollm
         scope |= Q(kind__in=STAGE_EVENTS)
     if "journey" in wanted:
         scope |= Q(kind__in=JOURNEY_EVENTS)
+    if "governance" in wanted:
+        scope |= Q(kind__in=GOVERNANCE_EVENTS)
     if "step" in wanted:
-        scope |= ~Q(kind__in=STAGE_EVENTS | JOURNEY_EVENTS)
+        scope |= ~Q(kind__in=STAGE_EVENTS | JOURNEY_EVENTS | GOVERNANCE_EVENTS)
     return qs.filter(scope)
 
 
@@ -210,6 +212,10 @@ def _journey_items(
 
 STAGE_EVENTS = frozenset({"enrolled", "stage"})
 JOURNEY_EVENTS = frozenset({"paused", "resumed", "unenrolled", "migrated"})
+# What governance did to an automated touch (docs/governance.md): API.md's `governance` kind.
+GOVERNANCE_EVENTS = frozenset(
+    {"deferred", "suppressed", "blocked", "held", "approval", "deferred_outcome"}
+)
 JOURNEY_EVENT_VERBS = {
     "paused": "paused for a human",
     "resumed": "automation resumed",
@@ -220,9 +226,12 @@ JOURNEY_EVENT_VERBS = {
 
 def timeline_kind(event_kind: str) -> str:
     """API.md's timeline kinds: `stage` for entering a journey or stage, `journey` for what
-    people did to the enrollment, `step` for what a step did (waits, branches, answers, ends)."""
+    people did to the enrollment, `governance` for a deferral, suppression or approval, `step`
+    for what a step did (waits, branches, answers, ends)."""
     if event_kind in STAGE_EVENTS:
         return "stage"
+    if event_kind in GOVERNANCE_EVENTS:
+        return "governance"
     return "journey" if event_kind in JOURNEY_EVENTS else "step"
 
 
@@ -238,8 +247,8 @@ def _journey_summary(event: EnrollmentEvent) -> str:
     return f"{where}: {event.detail}{actor}"
 
 
-TIMELINE_KINDS = ("signal", "message", "handoff", "stage", "step", "journey")
-JOURNEY_KINDS = frozenset({"stage", "step", "journey"})
+TIMELINE_KINDS = ("signal", "message", "handoff", "stage", "step", "journey", "governance")
+JOURNEY_KINDS = frozenset({"stage", "step", "journey", "governance"})
 
 
 def timeline_kinds_parse(values: list[str]) -> frozenset[str]:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from governance.demo import seed_governance
+from governance.policies.demo import seed_policies, seed_policy_samples
 from handoffs.choices import Priority, Trigger
 from handoffs.models import Handoff
 from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
@@ -60,6 +61,11 @@ OPS_PERMISSIONS = [
     ("handoffs", "faqentry", ["view", "add", "change"]),  # triage: docs/triage.md
     ("handoffs", "triagephrase", ["view", "add", "change", "delete"]),
     ("handoffs", "triagesettings", ["view", "change"]),
+    ("governance", "frequencycap", ["view", "add", "change", "delete"]),  # docs/governance.md
+    ("governance", "quiethours", ["view", "add", "change", "delete"]),
+    ("governance", "tonerule", ["view", "add", "change", "delete"]),
+    ("governance", "touchdecision", ["view"]),
+    ("governance", "approval", ["view"]),
 ]
 RATES = {"USD": "0.79", "EUR": "0.86"}  # value of one unit in GBP, the demo's base currency
 RULES = [
@@ -580,6 +586,8 @@ class Command(BaseCommand):
         seed_playbook()  # next steps, content and reply templates (journeys/playbook/demo.py)
         # After the samples, so seeding never depends on the time of day (docs/sla.md).
         seed_governance()  # business hours, SLA policies, after-hours replies
+        seed_policies()  # caps, quiet hours, tone rules (docs/governance.md)
+        seed_policy_samples()  # four contacts each stopped by a different rule
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
