@@ -153,3 +153,33 @@ def test_a_journey_enrolls_only_signals_that_match_its_condition(org, onboarding
 
     enrolled = set(Enrollment.objects.values_list("contact__external_id", flat=True))
     assert enrolled == {"t-pro"}
+
+
+def test_what_governance_did_is_its_own_timeline_kind(org, onboarding, api_key):
+    signal(api_key, "trial_started")
+    enrollment = Enrollment.objects.get()
+    EnrollmentEvent.objects.create(
+        enrollment=enrollment, kind="suppressed", detail="SMS not sent — cap 1 SMS a day"
+    )
+    everything = contact_timeline(
+        contact=enrollment.contact, principal=org.users["olive"], offset=0, limit=100
+    )
+
+    only = contact_timeline(
+        contact=enrollment.contact,
+        principal=org.users["olive"],
+        offset=0,
+        limit=100,
+        kinds=frozenset({"governance"}),
+    )
+    steps = contact_timeline(
+        contact=enrollment.contact,
+        principal=org.users["olive"],
+        offset=0,
+        limit=100,
+        kinds=frozenset({"step"}),
+    )
+
+    assert [i.kind for i in only] == ["governance"]
+    assert "governance" in {i.kind for i in everything}
+    assert all(i.kind == "step" for i in steps) and steps
