@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from handoffs.choices import ACTIVE_STATUSES, OutboxStatus
 from handoffs.models import Handoff, Message, OutboxEntry
+from portal.integrations.outbound_events import message_events_on_commit
 from portal.realtime import poke_on_commit
 
 
@@ -73,7 +74,7 @@ def outbox_mark_cancelled(*, entry: OutboxEntry) -> None:
 
 
 def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: str) -> None:
-    OutboxEntry.objects.filter(
+    won = OutboxEntry.objects.filter(
         id=entry.pk, status=OutboxStatus.SENDING, lease_until=entry.lease_until
     ).update(
         status=OutboxStatus.SENT,
@@ -84,6 +85,8 @@ def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: s
         provider_message_id=provider_message_id[:200],
         last_error="",
     )
+    if won:
+        message_events_on_commit("message.sent", [entry.message_id])
     _poke_conversation(entry)
 
 
@@ -91,7 +94,7 @@ def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> 
     """Back off exponentially (30 s, 60 s, 2 min, …); give up after `max_attempts`."""
     attempts = entry.attempts + 1
     final = attempts >= max_attempts
-    OutboxEntry.objects.filter(
+    won = OutboxEntry.objects.filter(
         id=entry.pk, status=OutboxStatus.SENDING, lease_until=entry.lease_until
     ).update(
         status=OutboxStatus.FAILED if final else OutboxStatus.QUEUED,
@@ -100,6 +103,8 @@ def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> 
         last_error=error[:500],
         next_attempt_at=timezone.now() + timedelta(seconds=30 * 2 ** (attempts - 1)),
     )
+    if won and final:
+        message_events_on_commit("message.failed", [entry.message_id])
     _poke_conversation(entry)
 
 

@@ -39,7 +39,9 @@ def outbox_deliver(entry_id: int) -> str:
         backend = backend_for(entry.channel)
         provider_id = backend.send(entry)  # slow I/O: outside any transaction
     except DeliveryError as exc:
-        outbox_mark_failed(entry=entry, error=str(exc), max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
+        # A permanent refusal (an invalid number) fails now; anything else backs off.
+        attempts = 1 if exc.permanent else settings.OUTBOX_MAX_ATTEMPTS
+        outbox_mark_failed(entry=entry, error=str(exc), max_attempts=attempts)
         return "failed"
     except Exception as exc:
         log.exception("delivery of outbox entry %s crashed", entry_id)

@@ -66,6 +66,9 @@ OPS_PERMISSIONS = [
     ("governance", "tonerule", ["view", "add", "change", "delete"]),
     ("governance", "touchdecision", ["view"]),
     ("governance", "approval", ["view"]),
+    ("portal", "notificationchannel", ["view", "add", "change", "delete"]),  # integrations out
+    ("portal", "outbounddelivery", ["view"]),
+    ("portal", "deadletter", ["view"]),
 ]
 RATES = {"USD": "0.79", "EUR": "0.86"}  # value of one unit in GBP, the demo's base currency
 RULES = [
