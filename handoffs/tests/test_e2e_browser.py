@@ -142,7 +142,11 @@ def test_a_high_value_signal_reaches_both_reps_live_and_the_claimed_reply_goes_o
         assert message.locator(".delivery").inner_text() == "Sent via email"
         mail = "".join(p.read_text() for p in e2e.MAIL_DIR.glob("*.log"))
         assert "When suits you for a call?" in mail and "Riley Reed via Baton" in mail
-        assert riley.page.locator("#reply-body").input_value() == ""
+        # The live push of the conversation can land before the reply's own answer clears
+        # the box: wait for it rather than read it once.
+        from playwright.sync_api import expect
+
+        expect(riley.page.locator("#reply-body")).to_have_value("", timeout=LIVE_MS)
         # The delivery also reaches the page over the live socket (outbox poke / reply event),
         # not only in the answer to the POST (eager delivery happens before that answer).
         deadline = time.monotonic() + LIVE_MS / 1000
