@@ -17,10 +17,10 @@ from django.utils.html import format_html, format_html_join
 from journeys.api.serializers import SIGNAL_TYPE
 from portal.integrations.models import InboundWebhook, WebhookDelivery
 from portal.integrations.services import (
-    inbound_webhook_create,
-    inbound_webhook_retire_previous_secret,
-    inbound_webhook_rotate_secret,
     mask,
+    secret_issue,
+    secret_retire_previous,
+    secret_rotate,
 )
 from portal.integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from portal.integrations.webhooks import path_errors, preview
@@ -114,15 +114,57 @@ class InboundWebhookForm(forms.ModelForm):
         return data
 
 
+class SigningSecretAdmin(admin.ModelAdmin):
+    """Rows that sign with a secret: a new one gets its secret on save (shown once), and the
+    actions rotate it (both valid until the previous is retired) and retire the previous one."""
+
+    audit_name = "integration"  # the audit log's name for the row
+    rotation_note = "The previous one keeps working until you retire it."
+    actions = ["rotate_secret", "retire_previous_secret"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        secret = secret_issue(obj=obj, actor=request.user, what=self.audit_name)
+        messages.warning(request, f"Copy the signing secret now; it is not shown again: {secret}")
+
+    @admin.action(description="Rotate signing secret (the old one works until retired)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for row in queryset:
+            rotated, secret = secret_rotate(
+                self.model, pk=row.pk, actor=request.user, what=self.audit_name
+            )
+            messages.warning(
+                request,
+                f"{rotated.name}: new signing secret (copy it now; it is not shown again): "
+                f"{secret}. {self.rotation_note}",
+            )
+
+    @admin.action(description="Retire the previous signing secret")
+    def retire_previous_secret(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        retired = [
+            row.name
+            for row in queryset
+            if secret_retire_previous(
+                self.model, pk=row.pk, actor=request.user, what=self.audit_name
+            )
+        ]
+        if retired:
+            self.message_user(request, f"Previous secret retired: {', '.join(retired)}.")
+        else:
+            self.message_user(request, "No previous secret to retire.", messages.INFO)
+
+
 @admin.register(InboundWebhook)
-class InboundWebhookAdmin(admin.ModelAdmin):
+class InboundWebhookAdmin(SigningSecretAdmin):
     form = InboundWebhookForm
     list_display = ["name", "slug", "is_active", "signal_type", "secrets", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["endpoint", "secrets", "secret_rotated_at", "mapping_preview", "recent"]
-    actions = ["rotate_secret", "retire_previous_secret"]
+    audit_name = "inbound webhook"
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "endpoint"]}),
         (
@@ -221,41 +263,6 @@ class InboundWebhookAdmin(admin.ModelAdmin):
             ),
             link,
         )
-
-    def save_model(
-        self, request: HttpRequest, obj: InboundWebhook, form: Any, change: bool
-    ) -> None:
-        if change:
-            return super().save_model(request, obj, form, change)
-        secret = inbound_webhook_create(webhook=obj, actor=request.user)
-        messages.warning(request, f"Copy the signing secret now; it is not shown again: {secret}")
-        return None
-
-    @admin.action(description="Rotate signing secret (the old one works until retired)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[InboundWebhook]) -> None:
-        for webhook in queryset:
-            rotated, secret = inbound_webhook_rotate_secret(
-                webhook_id=webhook.pk, actor=request.user
-            )
-            messages.warning(
-                request,
-                f"{rotated.name}: new signing secret (copy it now; it is not shown again): "
-                f"{secret}. The previous one keeps working until you retire it.",
-            )
-
-    @admin.action(description="Retire the previous signing secret")
-    def retire_previous_secret(
-        self, request: HttpRequest, queryset: QuerySet[InboundWebhook]
-    ) -> None:
-        retired = [
-            w.name
-            for w in queryset
-            if inbound_webhook_retire_previous_secret(webhook_id=w.pk, actor=request.user)
-        ]
-        if retired:
-            self.message_user(request, f"Previous secret retired: {', '.join(retired)}.")
-        else:
-            self.message_user(request, "No previous secret to retire.", messages.INFO)
 
 
 @admin.register(WebhookDelivery)

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from handoffs.choices import Trigger
 from portal.admin import TeamScopedAdmin
+from portal.integrations.admin import SigningSecretAdmin
 from portal.integrations.outbound import deliveries_redeliver
 from portal.integrations.outbound_models import (
     OUTBOUND_EVENT_TYPES,
@@ -29,9 +30,6 @@ from portal.integrations.outbound_services import (
     event_pattern_error,
     mask_url,
     notification_channel_save,
-    webhook_subscription_create,
-    webhook_subscription_retire_previous_secret,
-    webhook_subscription_rotate_secret,
 )
 from portal.integrations.services import mask
 from portal.integrations.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -73,13 +71,14 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(SigningSecretAdmin):
     form = WebhookSubscriptionForm
     list_display = ["name", "url", "events", "is_active", "health"]
     list_filter = ["is_active"]
     search_fields = ["name", "url"]
     readonly_fields = ["secrets", "secret_rotated_at", "recent"]
-    actions = ["rotate_secret", "retire_previous_secret"]
+    audit_name = "outbound webhook"
+    rotation_note = "Deliveries carry both signatures until you retire the previous one."
     fieldsets = [
         (None, {"fields": ["name", "url", "event_types", "is_active"]}),
         (
@@ -151,41 +150,6 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             ),
             link,
         )
-
-    def save_model(
-        self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool
-    ) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        secret = webhook_subscription_create(subscription=obj, actor=request.user)
-        messages.warning(request, f"Copy the signing secret now; it is not shown again: {secret}")
-
-    @admin.action(description="Rotate signing secret (both sign until the old one is retired)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
-        for subscription in queryset:
-            rotated, secret = webhook_subscription_rotate_secret(
-                subscription_id=subscription.pk, actor=request.user
-            )
-            messages.warning(
-                request,
-                f"{rotated.name}: new signing secret (copy it now; it is not shown again): "
-                f"{secret}. Deliveries carry both signatures until you retire the previous one.",
-            )
-
-    @admin.action(description="Retire the previous signing secret")
-    def retire_previous_secret(
-        self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]
-    ) -> None:
-        retired = [
-            s.name
-            for s in queryset
-            if webhook_subscription_retire_previous_secret(subscription_id=s.pk, actor=request.user)
-        ]
-        if retired:
-            self.message_user(request, f"Previous secret retired: {', '.join(retired)}.")
-        else:
-            self.message_user(request, "No previous secret to retire.", messages.INFO)
 
 
 class NotificationChannelForm(forms.ModelForm):

@@ -7,14 +7,13 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from portal.integrations.outbound_models import (
     OUTBOUND_EVENT_TYPES,
     NotificationChannel,
     WebhookSubscription,
 )
-from portal.integrations.services import new_secret
+from portal.integrations.services import secret_issue, secret_retire_previous, secret_rotate
 
 audit_log = logging.getLogger("baton.audit")
 
@@ -40,49 +39,23 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{host}/…{path[-4:]}" if path else f"{scheme}://{host}/"
 
 
-@transaction.atomic
 def webhook_subscription_create(*, subscription: WebhookSubscription, actor: Any) -> str:
-    secret = new_secret()
-    subscription.secret = secret
-    subscription.previous_secret = ""
-    subscription.save()
-    audit_log.info(
-        "outbound webhook created: id=%s %s by user=%s",
-        subscription.pk,
-        subscription.event_types,
-        getattr(actor, "pk", None),
-    )
-    return secret
+    return secret_issue(obj=subscription, actor=actor, what="outbound webhook")
 
 
-@transaction.atomic
 def webhook_subscription_rotate_secret(
     *, subscription_id: int, actor: Any
 ) -> tuple[WebhookSubscription, str]:
-    """A new current secret; deliveries are signed with both until the previous one is
-    retired, so a receiver can switch without a gap."""
-    subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
-    secret = new_secret()
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(
-        secret=secret, previous_secret=subscription.secret, secret_rotated_at=timezone.now()
+    """Deliveries are signed with both secrets until the previous one is retired."""
+    return secret_rotate(
+        WebhookSubscription, pk=subscription_id, actor=actor, what="outbound webhook"
     )
-    audit_log.info("outbound webhook secret rotated: id=%s by user=%s", subscription.pk, actor.pk)
-    subscription.refresh_from_db()
-    return subscription, secret
 
 
-@transaction.atomic
 def webhook_subscription_retire_previous_secret(*, subscription_id: int, actor: Any) -> bool:
-    retired = (
-        WebhookSubscription.objects.filter(pk=subscription_id)
-        .exclude(previous_secret="")
-        .update(previous_secret="")
+    return secret_retire_previous(
+        WebhookSubscription, pk=subscription_id, actor=actor, what="outbound webhook"
     )
-    if retired:
-        audit_log.info(
-            "outbound webhook previous secret retired: id=%s by user=%s", subscription_id, actor.pk
-        )
-    return bool(retired)
 
 
 @transaction.atomic

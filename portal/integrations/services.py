@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,43 +26,60 @@ def mask(secret: str) -> str:
     return f"{secret[: len(SECRET_PREFIX)]}…{secret[-4:]}" if secret else "—"
 
 
+class SignedModel(Protocol):
+    """An integration row that signs with two secrets during a rotation."""
+
+    pk: Any
+    secret: str
+    previous_secret: str
+
+    def save(self) -> None: ...
+
+
 @transaction.atomic
-def inbound_webhook_create(*, webhook: InboundWebhook, actor: Any) -> str:
-    """Save a new webhook (its mapping already set on `webhook`) with a fresh secret."""
+def secret_issue(*, obj: SignedModel, actor: Any, what: str) -> str:
+    """Save a new row (its other fields already set) with a fresh secret, returned once."""
     secret = new_secret()
-    webhook.secret = secret
-    webhook.previous_secret = ""
-    webhook.save()
-    audit_log.info(
-        "inbound webhook created: %s by user=%s", webhook.slug, getattr(actor, "pk", None)
-    )
+    obj.secret = secret
+    obj.previous_secret = ""
+    obj.save()
+    audit_log.info("%s created: id=%s by user=%s", what, obj.pk, getattr(actor, "pk", None))
     return secret
 
 
 @transaction.atomic
-def inbound_webhook_rotate_secret(*, webhook_id: int, actor: Any) -> tuple[InboundWebhook, str]:
-    """A new current secret; the old one keeps working as the previous secret until retired, so
-    senders can switch without a gap. A previous secret still in place is dropped."""
-    webhook = InboundWebhook.objects.select_for_update().get(pk=webhook_id)
+def secret_rotate[M](model: type[M], *, pk: int, actor: Any, what: str) -> tuple[M, str]:
+    """A new current secret; the old one stays valid as the previous secret until retired, so
+    the other side can switch without a gap. A previous secret still in place is dropped."""
+    row = model.objects.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
     secret = new_secret()
-    InboundWebhook.objects.filter(pk=webhook.pk).update(
-        secret=secret, previous_secret=webhook.secret, secret_rotated_at=timezone.now()
+    model.objects.filter(pk=pk).update(  # type: ignore[attr-defined]
+        secret=secret, previous_secret=row.secret, secret_rotated_at=timezone.now()
     )
-    audit_log.info("inbound webhook secret rotated: %s by user=%s", webhook.slug, actor.pk)
-    webhook.refresh_from_db()
-    return webhook, secret
+    audit_log.info("%s secret rotated: id=%s by user=%s", what, pk, actor.pk)
+    row.refresh_from_db()
+    return row, secret
 
 
 @transaction.atomic
-def inbound_webhook_retire_previous_secret(*, webhook_id: int, actor: Any) -> bool:
-    """Stop accepting the previous secret. False when there was none."""
-    retired = (
-        InboundWebhook.objects.filter(pk=webhook_id)
-        .exclude(previous_secret="")
-        .update(previous_secret="")
-    )
+def secret_retire_previous(model: type[Any], *, pk: int, actor: Any, what: str) -> bool:
+    """Stop using the previous secret. False when there was none."""
+    retired = model.objects.filter(pk=pk).exclude(previous_secret="").update(previous_secret="")
     if retired:
-        audit_log.info(
-            "inbound webhook previous secret retired: id=%s by user=%s", webhook_id, actor.pk
-        )
+        audit_log.info("%s previous secret retired: id=%s by user=%s", what, pk, actor.pk)
     return bool(retired)
+
+
+def inbound_webhook_create(*, webhook: InboundWebhook, actor: Any) -> str:
+    """Save a new webhook (its mapping already set on `webhook`) with a fresh secret."""
+    return secret_issue(obj=webhook, actor=actor, what="inbound webhook")
+
+
+def inbound_webhook_rotate_secret(*, webhook_id: int, actor: Any) -> tuple[InboundWebhook, str]:
+    return secret_rotate(InboundWebhook, pk=webhook_id, actor=actor, what="inbound webhook")
+
+
+def inbound_webhook_retire_previous_secret(*, webhook_id: int, actor: Any) -> bool:
+    return secret_retire_previous(
+        InboundWebhook, pk=webhook_id, actor=actor, what="inbound webhook"
+    )
