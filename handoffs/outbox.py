@@ -3,7 +3,7 @@ task (handoffs/tasks.py) holding a lease, retried with back-off, and its status 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,15 +14,20 @@ from portal.integrations.outbound_events import message_events_on_commit
 from portal.realtime import poke_on_commit
 
 
-def outbox_enqueue(*, message: Message, to_address: str) -> OutboxEntry:
-    """Persist the delivery with the message; the task is sent only after commit."""
+def outbox_enqueue(
+    *, message: Message, to_address: str, due_at: datetime | None = None
+) -> OutboxEntry:
+    """Persist the delivery with the message; the task is sent only after commit. A later
+    `due_at` defers it: the task finds the entry not yet due and the outbox sweep sends it then
+    (its lease makes that happen once)."""
     from handoffs.tasks import outbox_deliver  # tasks import this module
 
+    now = timezone.now()
     entry = OutboxEntry.objects.create(
         message=message,
         channel=message.channel,
         to_address=to_address,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=max(now, due_at) if due_at is not None else now,
     )
     transaction.on_commit(lambda: outbox_deliver.delay(entry.pk), robust=True)
     return entry

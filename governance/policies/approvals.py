@@ -31,7 +31,6 @@ from governance.policies.services import (
     _log,
     log_deferral,
     noun,
-    queue_automated,
 )
 from handoffs.choices import (
     ACTIVE_STATUSES,
@@ -44,6 +43,7 @@ from handoffs.models import Handoff, HandoffEvent, Message
 from handoffs.payloads import display_name
 from handoffs.services import RaiseRequest, handoff_raise, handoff_resolve
 from handoffs.services.common import _announce, _locked
+from handoffs.services.replies import automated_message_queue
 from journeys.models import EnrollmentEvent
 from journeys.services import enrollments_resume_for_contact
 from portal.choices import EventType
@@ -266,15 +266,14 @@ def _send(
         _log(touch, team, TouchAction.SUPPRESSED, ruleset, decision.rule, decision.reason, now)
         return None, f"Approved, but not sent: {decision.reason}"
     deferred_to = decision.at if decision.action == "defer" else None
-    message = queue_automated(
+    message = automated_message_queue(
         contact=approval.contact,
-        channel=approval.channel,
-        address=approval.to_address,
+        route=(approval.channel, approval.to_address),
         subject=approval.subject,
         body=body,
         enrollment=approval.enrollment,
         step=approval.step,
-        at=deferred_to,
+        due_at=deferred_to,
         handoff=approval.handoff,  # part of this handover: not held back by it at send time
         author=author,
     )

@@ -29,9 +29,8 @@ from governance.policies.rules import (
     touch_team,
 )
 from handoffs.choices import Channel, Direction, OutboxStatus
-from handoffs.models import Handoff, Message, OutboxEntry
-from handoffs.outbox import outbox_enqueue
-from handoffs.services import conversation_for
+from handoffs.models import Message
+from handoffs.services.replies import automated_message_queue
 from journeys.models import Contact, Enrollment, EnrollmentEvent
 from portal.models import Team
 
@@ -90,15 +89,14 @@ def automated_send(*, touch: AutomatedTouch, now: datetime | None = None) -> Sen
         approval_hold(touch=touch, team=team, ruleset=ruleset, report=report, now=now)
         return SendResult(None, handed_over=True)
     deferred_to = decision.at if decision.action == "defer" else None
-    message = queue_automated(
+    message = automated_message_queue(
         contact=touch.contact,
-        channel=touch.channel,
-        address=touch.address,
+        route=(touch.channel, touch.address),
         subject=touch.subject,
         body=report.text,
         enrollment=touch.enrollment,
         step=touch.step,
-        at=deferred_to,
+        due_at=deferred_to,
     )
     if deferred_to is not None:
         log_deferral(touch=touch, team=team, ruleset=ruleset, decision=decision, message=message)
@@ -140,41 +138,6 @@ def in_conversation(*, contact: Contact, now: datetime) -> bool:
         direction=Direction.IN,
         created_at__gte=now - timedelta(minutes=minutes),
     ).exists()
-
-
-def queue_automated(
-    *,
-    contact: Contact,
-    channel: str,
-    address: str,
-    subject: str,
-    body: str,
-    enrollment: Enrollment | None,
-    step: str,
-    at: datetime | None = None,
-    handoff: Handoff | None = None,
-    author: object | None = None,
-) -> Message:
-    """Persist an automated message with its outbox entry; `at` defers it: the entry waits,
-    queued, until then, and the outbox sweep sends it (its lease makes that happen once)."""
-    message = Message.objects.create(
-        conversation=conversation_for(contact),
-        handoff=handoff,
-        direction=Direction.OUT,
-        channel=channel,
-        subject=subject[:200],
-        body=body,
-        automated=True,
-        enrollment=enrollment,
-        step=step[:50],
-        author=author,
-    )
-    entry = outbox_enqueue(message=message, to_address=address)
-    if at is not None and at > entry.next_attempt_at:
-        # Same transaction as the enqueue: the delivery task sent after commit finds the entry
-        # not yet due and leaves it to the sweep at `at`.
-        OutboxEntry.objects.filter(pk=entry.pk).update(next_attempt_at=at)
-    return message
 
 
 def log_deferral(

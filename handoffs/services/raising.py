@@ -17,15 +17,13 @@ from governance.selectors import SlaTerms, sla_terms
 from handoffs.assignment import AUTO_MODES
 from handoffs.choices import (
     ACTIVE_STATUSES,
-    Direction,
     HandoffEventKind,
     Trigger,
 )
-from handoffs.models import Handoff, HandoffEvent, Message
-from handoffs.outbox import outbox_enqueue
+from handoffs.models import Handoff, HandoffEvent
 from handoffs.services.clocks import ClockStart, clock_start, when_label
 from handoffs.services.common import _announce, _fresh
-from handoffs.services.replies import conversation_for, reply_route
+from handoffs.services.replies import automated_message_queue, reply_route
 from handoffs.sla import business_time_between
 from handoffs.triage.config import triage_settings
 from journeys.models import Contact, HandoffRule, Signal
@@ -167,15 +165,12 @@ def _after_hours_reply(handoff: Handoff, terms: SlaTerms, clock: ClockStart, now
         log.info("after-hours reply for handoff %s not sent: no reachable channel", handoff.pk)
         return
     signature = triage_settings().assistant_signature
-    message = Message.objects.create(
-        conversation=conversation_for(contact),
-        handoff=handoff,  # part of this handover: the send-time check does not hold it back
-        direction=Direction.OUT,
-        channel=channel,
+    message = automated_message_queue(
+        contact=contact,
         body=f"{terms.after_hours_reply}\n\n{signature}".strip(),
-        automated=True,
+        route=(channel, address),
+        handoff=handoff,  # part of this handover: the send-time check does not hold it back
     )
-    outbox_enqueue(message=message, to_address=address)
     Handoff.objects.filter(pk=handoff.pk).update(after_hours_replied_at=now)
     handoff.after_hours_replied_at = now
     HandoffEvent.objects.create(

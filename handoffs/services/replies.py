@@ -138,3 +138,36 @@ def conversation_for(contact: Contact) -> Conversation:
             return Conversation.objects.create(contact=contact)
     except IntegrityError:  # created concurrently
         return Conversation.objects.get(contact=contact)
+
+
+def automated_message_queue(
+    *,
+    contact: Contact,
+    body: str,
+    route: tuple[str, str] | None = None,
+    subject: str = "",
+    handoff: Any = None,
+    enrollment: Any = None,
+    step: str = "",
+    author: Any = None,
+    due_at: Any = None,
+) -> Message:
+    """An automated message in the contact's conversation, persisted with its outbox entry.
+    `route` is (channel, address), else the conversation's (`reply_route`); a message tied to a
+    handoff (a holding or after-hours reply) is part of it, so the send-time "a person has the
+    contact" check does not hold it back; `due_at` defers it."""
+    channel, address = route if route is not None else reply_route(contact)
+    message = Message.objects.create(
+        conversation=conversation_for(contact),
+        handoff=handoff,
+        direction=Direction.OUT,
+        channel=channel,
+        subject=subject[:200],
+        body=body,
+        automated=True,
+        enrollment=enrollment,
+        step=step[:50],
+        author=author,
+    )
+    outbox_enqueue(message=message, to_address=address, due_at=due_at)
+    return message

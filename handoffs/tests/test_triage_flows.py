@@ -320,7 +320,7 @@ def test_a_ranker_that_raises_hands_the_question_to_a_person(org, post, faq, mon
 
 
 def test_a_send_that_cannot_be_queued_hands_the_contact_to_a_person(org, post, monkeypatch):
-    monkeypatch.setattr("handoffs.triage.services.outbox_enqueue", _raise)
+    monkeypatch.setattr("handoffs.services.replies.outbox_enqueue", _raise)
 
     message = post("Do you support our in-house ERP from 2009?")
 

@@ -17,9 +17,8 @@ from django.utils import timezone
 
 from handoffs.choices import Direction, Priority, Trigger
 from handoffs.models import FaqEntry, Handoff, Message, TriageSettings
-from handoffs.outbox import outbox_enqueue
 from handoffs.services.raising import RaiseRequest, handoff_raise
-from handoffs.services.replies import conversation_for, reply_route, signature_line
+from handoffs.services.replies import automated_message_queue, signature_line
 from handoffs.triage.choices import FaqStatus, TriageLabel
 from handoffs.triage.classify import Decision
 from handoffs.triage.config import owning_team, triage_read, triage_settings
@@ -156,19 +155,7 @@ def _opt_out(contact: Contact, channel: str) -> None:
 
 
 def _bot_send(contact: Contact, body: str, *, handoff: Handoff | None) -> Message:
-    """An automated message in the contact's conversation, through the outbox. Tied to the
-    handoff it is part of (the holding reply), so the send-time check does not hold it back."""
-    channel, address = reply_route(contact)
-    message = Message.objects.create(
-        conversation=conversation_for(contact),
-        handoff=handoff,
-        direction=Direction.OUT,
-        channel=channel,
-        body=body,
-        automated=True,
-    )
-    outbox_enqueue(message=message, to_address=address)
-    return message
+    return automated_message_queue(contact=contact, body=body, handoff=handoff)
 
 
 def _fail_safe(contact: Contact, message: Message, why: str) -> None:
