@@ -66,15 +66,7 @@ class InboundWebhookForm(forms.ModelForm):
             "slug",
             "is_active",
             "type_value",
-            "type_path",
-            "external_id_path",
-            "email_path",
-            "phone_path",
-            "name_path",
-            "account_external_id_path",
-            "account_name_path",
-            "occurred_at_path",
-            "properties_path",
+            *PATH_FIELDS,
             "property_paths",
             "sample_payload",
         ]
@@ -181,21 +173,7 @@ class InboundWebhookAdmin(SigningSecretAdmin):
         (
             "Mapping: paths into the JSON payload (deal.amount, items.0.sku; end with ? "
             "when it may be missing)",
-            {
-                "fields": [
-                    "type_value",
-                    "type_path",
-                    "external_id_path",
-                    "email_path",
-                    "phone_path",
-                    "name_path",
-                    "account_external_id_path",
-                    "account_name_path",
-                    "occurred_at_path",
-                    "properties_path",
-                    "property_paths",
-                ]
-            },
+            {"fields": ["type_value", *PATH_FIELDS, "property_paths"]},
         ),
         ("Test the mapping", {"fields": ["sample_payload", "mapping_preview"]}),
         ("Deliveries", {"fields": ["recent"]}),
