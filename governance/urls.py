@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from governance import views
 
@@ -8,4 +8,6 @@ urlpatterns = [
         views.approval_decide_view,
         name="approval-decide",
     ),
+    path("replay/", include("governance.replay.urls")),
+    path("", include("governance.dashboard.urls")),
 ]

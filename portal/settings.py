@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "journeys",
     "handoffs",
     "governance",
+    "governance.dashboard",
+    "governance.replay",
 ]
 
 MIDDLEWARE = [
