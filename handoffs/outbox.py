@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from handoffs.choices import ACTIVE_STATUSES, OutboxStatus
 from handoffs.models import Handoff, Message, OutboxEntry
-from portal.integrations.outbound_events import message_events_on_commit
+from portal.integrations.outbound_events import message_events_record
 from portal.realtime import poke_on_commit
 
 
@@ -91,7 +91,7 @@ def outbox_mark_sent(*, entry: OutboxEntry, backend: str, provider_message_id: s
         last_error="",
     )
     if won:
-        message_events_on_commit("message.sent", [entry.message_id])
+        message_events_record("message.sent", [entry.message_id])
     _poke_conversation(entry)
 
 
@@ -109,7 +109,7 @@ def outbox_mark_failed(*, entry: OutboxEntry, error: str, max_attempts: int) -> 
         next_attempt_at=timezone.now() + timedelta(seconds=30 * 2 ** (attempts - 1)),
     )
     if won and final:
-        message_events_on_commit("message.failed", [entry.message_id])
+        message_events_record("message.failed", [entry.message_id])
     _poke_conversation(entry)
 
 

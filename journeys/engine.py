@@ -31,7 +31,7 @@ from journeys.models import (
 )
 from journeys.services import enrollment_stage_enter, stage_visit_close
 from portal.errors import DomainError, InvalidInput
-from portal.integrations.outbound_events import enrollment_events_on_commit
+from portal.integrations.outbound_events import enrollment_events_record
 from portal.models import Team
 
 log = logging.getLogger("baton.journeys")
@@ -151,7 +151,7 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
         enrollment.paused_at = now
     if outcome.status in (EnrollmentStatus.COMPLETED, EnrollmentStatus.DROPPED):
         stage_visit_close(enrollment=enrollment, outcome=outcome.status, at=now)
-        enrollment_events_on_commit(f"enrollment.{outcome.status}", [enrollment])
+        enrollment_events_record(f"enrollment.{outcome.status}", [enrollment])
     enrollment.save(
         update_fields=[
             "state",

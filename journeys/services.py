@@ -26,7 +26,7 @@ from journeys.models import (
     StageVisit,
 )
 from portal.errors import Conflict, InvalidInput
-from portal.integrations.outbound_events import enrollment_events_on_commit
+from portal.integrations.outbound_events import enrollment_events_record
 
 CONTACT_FIELDS = ("name", "email", "phone", "timezone")
 
@@ -104,7 +104,7 @@ def enrollments_start_many(
         )
         for e in fresh
     )
-    enrollment_events_on_commit("enrollment.started", fresh)
+    enrollment_events_record("enrollment.started", fresh)
     return fresh
 
 
@@ -126,7 +126,7 @@ def enrollment_stage_enter(*, enrollment: Enrollment, stage: Stage, at: datetime
         step=enrollment.step,
         detail=f"Entered {stage.name} ({stage.get_loop_stage_display()})",
     )
-    enrollment_events_on_commit("enrollment.stage_changed", [enrollment])
+    enrollment_events_record("enrollment.stage_changed", [enrollment])
     return True
 
 
@@ -186,7 +186,7 @@ def _transition(
                 EnrollmentEvent(enrollment=enrollment, kind=kind, detail=detail[:300], actor=actor)
             )
     EnrollmentEvent.objects.bulk_create(moved)
-    enrollment_events_on_commit(
+    enrollment_events_record(
         f"enrollment.{kind}", [m.enrollment for m in moved], reason=detail, status=target
     )
     return len(moved)
@@ -298,7 +298,7 @@ def enrollment_unenroll(*, enrollment_id: int, actor: Any, reason: str = "") -> 
         detail=detail[:300],
         actor=actor,
     )
-    enrollment_events_on_commit("enrollment.dropped", [enrollment], reason=detail)
+    enrollment_events_record("enrollment.dropped", [enrollment], reason=detail)
     return enrollment
 
 

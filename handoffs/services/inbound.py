@@ -32,7 +32,7 @@ from journeys.services import (
 )
 from portal.choices import EventType
 from portal.errors import Conflict
-from portal.integrations.outbound_events import message_events_on_commit
+from portal.integrations.outbound_events import message_events_record
 from portal.realtime import lock_event_seq
 
 
@@ -97,7 +97,7 @@ def message_receive(*, message: InboundMessage) -> Received:
     if handoff is not None:
         _wake_for_reply(handoff, stored)
     message_triage(message=stored, contact=contact, handoff=handoff)
-    message_events_on_commit("message.received", [stored.pk])
+    message_events_record("message.received", [stored.pk])
     from journeys.tasks import enrollments_hear_reply  # journeys import this module
 
     transaction.on_commit(lambda: enrollments_hear_reply.delay(stored.pk), robust=True)

@@ -4,11 +4,11 @@ channel for handoffs).
 - `handoff.*` come from the durable event log (portal.models.Event) through a cursor: nothing on
   the handoff write paths changes, and since seq order is commit order (portal/realtime.py) the
   cursor never skips an event; a crash anywhere only delays them.
-- `enrollment.*` and `message.*` are announced where they happen by one-line hooks that run
-  after the transaction commits (`enrollment_events_on_commit`, `message_events_on_commit`):
-  nothing is written unless the change committed, and the write path pays nothing when no
-  subscriber wants the type. Their one gap, documented in docs/integrations.md: a process that
-  dies between the commit and the hook loses those notifications (the change itself is safe).
+- `enrollment.*` and `message.*` are recorded where they happen by one-line hooks
+  (`enrollment_events_record`, `message_events_record`) that write the deliveries in the caller's
+  transaction: they commit with the change or roll back with it, and are sent once it commits. A
+  process that dies in between leaves them due, and the outbound sweep sends them. The write path
+  pays one query when no subscriber wants the type.
 
 Either way each delivery is persisted before it is sent, once per receiver and event (a unique
 key), then handed to portal/integrations/tasks.py."""
@@ -66,15 +66,20 @@ def envelope(event: OutboundEvent) -> dict[str, Any]:
     return body
 
 
-def deliveries_create(events: list[OutboundEvent]) -> list[int]:
+def deliveries_create(
+    events: list[OutboundEvent], *, subscriptions: list[WebhookSubscription] | None = None
+) -> list[int]:
     """Persist one delivery per receiver that wants each event; returns the ids of those newly
     made (a repeat of an event already delivered to a receiver makes nothing). Receivers get
-    only events that happened after they were set up."""
+    only events that happened after they were set up. `subscriptions`: the active ones, when
+    the caller has already read them."""
     if not events:
         return []
     now = timezone.now()
     rows: dict[tuple[str, int, str], OutboundDelivery] = {}
-    for subscription in WebhookSubscription.objects.filter(is_active=True):
+    if subscriptions is None:
+        subscriptions = list(WebhookSubscription.objects.filter(is_active=True))
+    for subscription in subscriptions:
         for event in events:
             if subscription.wants(event.type) and event.occurred_at >= subscription.created_at:
                 rows[("s", subscription.pk, event.id)] = OutboundDelivery(
@@ -204,71 +209,70 @@ def _kick() -> None:
     outbound_dispatch.delay()
 
 
-# --- enrollment.* and message.*: hooks where they happen ---
+# --- enrollment.* and message.*: recorded where they happen ---
 
 
-def _wanted(event_type: str) -> bool:
-    return any(s.wants(event_type) for s in WebhookSubscription.objects.filter(is_active=True))
+def _subscribers(event_type: str) -> list[WebhookSubscription]:
+    """The active subscriptions, if any of them wants this type; otherwise none."""
+    subscriptions = list(WebhookSubscription.objects.filter(is_active=True))
+    return subscriptions if any(s.wants(event_type) for s in subscriptions) else []
 
 
-def _publish(events: list[OutboundEvent]) -> None:
+def _record(events: list[OutboundEvent], subscriptions: list[WebhookSubscription]) -> None:
+    """Write the deliveries now, in the caller's transaction; send them once it commits."""
+    created = deliveries_create(events, subscriptions=subscriptions)
+    if created:
+        transaction.on_commit(lambda: _send_now(created), robust=True)
+
+
+def _send_now(pks: list[int]) -> None:
     from portal.integrations.tasks import outbound_deliver
 
-    for pk in deliveries_create(events):
+    for pk in pks:
         outbound_deliver.delay(pk)
 
 
-def enrollment_events_on_commit(
+def enrollment_events_record(
     event_type: str, enrollments: Iterable[Any], *, reason: str = "", status: str = ""
 ) -> None:
     """`enrollment.started|stage_changed|paused|resumed|completed|dropped` for these
-    enrollments, once the caller's transaction commits. What they were at the time of the call
-    (stage, status — or `status` when the caller moved them with an UPDATE —, step) is kept;
-    names are read after the commit."""
-    snapshot = [
-        (
-            enrollment.pk,
-            enrollment.stage_id,
-            str(status or enrollment.status),
-            enrollment.step or "",
-        )
-        for enrollment in enrollments
-    ]
-    if not snapshot:
-        return
-    at = timezone.now()
-    transaction.on_commit(
-        lambda: _enrollments_publish(event_type, snapshot, at, reason), robust=True
-    )
-
-
-def _enrollments_publish(
-    event_type: str, snapshot: list[tuple[int, int | None, str, str]], at: datetime, reason: str
-) -> None:
+    enrollments, recorded in the caller's transaction. Each payload is the enrollment as the
+    caller leaves it (its stage, step and status — or `status`, when the caller moved the rows
+    with an UPDATE)."""
     from journeys.models import Enrollment, Stage
 
-    if not _wanted(event_type):
+    enrollments = list(enrollments)
+    subscriptions = _subscribers(event_type) if enrollments else []
+    if not subscriptions:
         return
-    enrollments = Enrollment.objects.select_related("contact", "journey").in_bulk(
-        [pk for pk, *_ in snapshot]
+    at = timezone.now()
+    loaded = Enrollment.objects.select_related("contact", "journey").in_bulk(
+        [e.pk for e in enrollments]
     )
-    stages = Stage.objects.in_bulk({stage_id for _, stage_id, *_ in snapshot if stage_id})
+    stages = Stage.objects.in_bulk({e.stage_id for e in enrollments if e.stage_id})
     events = []
-    for pk, stage_id, status, step in snapshot:
-        enrollment = enrollments.get(pk)
-        if enrollment is None:
+    for enrollment in enrollments:
+        stored = loaded.get(enrollment.pk)
+        if stored is None:
             continue
-        data = enrollment_as_dict(enrollment, stage=stages.get(stage_id), status=status)
-        data["step"] = step or None
+        data = enrollment_as_dict(
+            stored,
+            stage=stages.get(enrollment.stage_id),
+            status=str(status or enrollment.status),
+            entered_at=enrollment.stage_entered_at,
+        )
+        data["step"] = enrollment.step or None
         if reason:
             data["reason"] = reason[:300]
         events.append(
             OutboundEvent(id=uuid.uuid4().hex, type=event_type, occurred_at=at, data=data)
         )
-    _publish(events)
+    _record(events, subscriptions)
 
 
-def enrollment_as_dict(enrollment: Any, *, stage: Any, status: str) -> dict[str, Any]:
+def enrollment_as_dict(
+    enrollment: Any, *, stage: Any, status: str, entered_at: datetime | None = None
+) -> dict[str, Any]:
     contact = enrollment.contact
     journey = enrollment.journey
     return {
@@ -282,37 +286,34 @@ def enrollment_as_dict(enrollment: Any, *, stage: Any, status: str) -> dict[str,
         ),
         "contact": {"id": contact.pk, "external_id": contact.external_id, "name": contact.name},
         "enrolled_at": iso(enrollment.created_at),
-        "stage_entered_at": iso(enrollment.stage_entered_at),
+        "stage_entered_at": iso(entered_at or enrollment.stage_entered_at),
     }
 
 
-def message_events_on_commit(event_type: str, message_ids: Iterable[int]) -> None:
-    """`message.received|sent|failed` for these messages, once the caller's transaction
-    commits; the payload is the message as committed (with its delivery status)."""
-    ids = list(message_ids)
-    if not ids:
-        return
-    at = timezone.now()
-    transaction.on_commit(lambda: _messages_publish(event_type, ids, at), robust=True)
-
-
-def _messages_publish(event_type: str, ids: list[int], at: datetime) -> None:
+def message_events_record(event_type: str, message_ids: Iterable[int]) -> None:
+    """`message.received|sent|failed` for these messages, recorded in the caller's
+    transaction; the payload is the message as the caller leaves it (with its delivery
+    status)."""
     from handoffs.models import Message
 
-    if not _wanted(event_type):
+    ids = list(message_ids)
+    subscriptions = _subscribers(event_type) if ids else []
+    if not subscriptions:
         return
+    at = timezone.now()
     messages = (
         Message.objects.filter(pk__in=ids)
         .select_related("conversation__contact", "author", "outbox")
         .order_by("id")
     )
-    _publish(
+    _record(
         [
             OutboundEvent(
                 id=uuid.uuid4().hex, type=event_type, occurred_at=at, data=message_as_dict(m)
             )
             for m in messages
-        ]
+        ],
+        subscriptions,
     )
 
 

@@ -27,7 +27,7 @@ from portal.integrations.outbound import (
     retry_delay,
     send_webhook,
 )
-from portal.integrations.outbound_events import message_events_on_commit, outbound_dispatch_log
+from portal.integrations.outbound_events import message_events_record, outbound_dispatch_log
 from portal.integrations.outbound_models import (
     DeliveryStatus,
     NotificationChannel,
@@ -170,7 +170,7 @@ def test_a_message_event_carries_the_message_as_committed(
             body="Can we talk pricing?",
             external_id="SM123",
         )
-        message_events_on_commit("message.received", [message.pk])
+        message_events_record("message.received", [message.pk])
         assert fake_server.requests == []  # nothing before the commit
 
     [request] = fake_server.requests
@@ -191,10 +191,40 @@ def test_a_rolled_back_change_announces_nothing(org: Org, fake_server: FakeServe
             channel=Channel.SMS,
             body="hello",
         )
-        message_events_on_commit("message.received", [message.pk])
+        message_events_record("message.received", [message.pk])
         raise RuntimeError("the service failed after the hook")
     assert fake_server.requests == []
     assert not OutboundDelivery.objects.exists()
+
+
+def test_a_process_dying_between_the_commit_and_the_send_loses_no_message_event(
+    org: Org, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delivery is written in the change's own transaction, so a process that dies after
+    the commit, before it hands the delivery to a worker, leaves it due: the sweep sends it."""
+    from portal.integrations import outbound_events
+
+    subscribe(fake_server.url, "message.*")
+    contact = Contact.objects.create(external_id="c-9", name="Grace Hopper")
+    monkeypatch.setattr(outbound_events, "_send_now", lambda pks: None)  # the process dies here
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation_for(contact),
+            direction=Direction.IN,
+            channel=Channel.SMS,
+            body="Still there?",
+        )
+        message_events_record("message.received", [message.pk])
+
+    assert fake_server.requests == []
+    [delivery] = OutboundDelivery.objects.all()
+    assert (delivery.event_type, delivery.status) == ("message.received", DeliveryStatus.PENDING)
+
+    monkeypatch.undo()
+    assert outbound_sweep() == 1
+    [request] = fake_server.requests
+    assert request.json()["data"]["body"] == "Still there?"
+    assert request.header("X-Baton-Delivery") == str(delivery.delivery_id)
 
 
 def test_a_5xx_is_retried_with_back_off_then_delivered_with_the_same_id(
