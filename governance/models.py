@@ -248,3 +248,4 @@ class HandoffRuleSla(models.Model):
 
 
 from governance.policies.models import *  # noqa: E402, F403  (caps, quiet hours, tone, approvals)
+from governance.versions.models import *  # noqa: E402, F403  (drafts and the rule audit)

@@ -26,6 +26,7 @@ from governance.models import (
     TeamHours,
 )
 from governance.selectors import calendar_build
+from governance.versions.admin import VersionedAdminMixin
 from handoffs.choices import Priority
 from handoffs.sla import (
     NeverOpen,
@@ -44,8 +45,9 @@ from portal.services import time_zone_names
 from portal.timefmt import duration_label
 
 
-class TeamRulesAdmin(TeamScopedAdmin):
-    """Read with `view_team_rules`, change with `edit_team_rules`, as for handoff rules."""
+class TeamRulesAdmin(VersionedAdminMixin, TeamScopedAdmin):
+    """Read with `view_team_rules`, change with `edit_team_rules`, as for handoff rules; every
+    change versioned, or saved as a draft (governance/versions/)."""
 
     team_codename = VIEW_RULES
 

@@ -8,6 +8,7 @@ urlpatterns = [
         views.approval_decide_view,
         name="approval-decide",
     ),
+    path("", include("governance.versions.urls")),  # audit/, drafts/
     path("replay/", include("governance.replay.urls")),
     path("", include("governance.dashboard.urls")),
 ]

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from governance.versions.admin import VersionedAdminMixin
 from journeys import design, rules
 from journeys.choices import LIVE_ENROLLMENT_STATUSES
 from journeys.engine import journey_publish, latest_versions
@@ -76,8 +77,9 @@ class HandoffRuleForm(forms.ModelForm):
 
 
 @admin.register(HandoffRule)
-class HandoffRuleAdmin(admin.ModelAdmin):
-    """Ops see the rules of teams they may read and change those of teams they may edit."""
+class HandoffRuleAdmin(VersionedAdminMixin, admin.ModelAdmin):
+    """Ops see the rules of teams they may read and change those of teams they may edit; every
+    change is versioned, or saved as a draft (governance/versions/)."""
 
     form = HandoffRuleForm
     list_display = [

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "guardian",
     "channels",
     "anymail",  # inbound email webhooks (portal/integrations/email_inbound.py)
+    "reversion",  # rule versions: governance/versions/
     "portal",
     "journeys",
     "handoffs",

@@ -20,6 +20,7 @@ from governance.policies.choices import PromiseKind, ToneKind
 from governance.policies.models import Approval, FrequencyCap, QuietHours, ToneRule, TouchDecision
 from governance.policies.rules import tone_rule, tone_rules_for
 from governance.policies.selectors import highlight
+from governance.versions.admin import VersionedAdminMixin
 from handoffs.choices import Channel
 from portal.choices import Weekday
 from portal.models import Team
@@ -78,8 +79,9 @@ class ToneRuleForm(ChannelsMixin):
         widgets = {"phrases": forms.Textarea(attrs={"rows": 6, "cols": 60})}
 
 
-class PolicyAdmin(admin.ModelAdmin):
-    """Team scoping for rules with an optional team (none: organisation-wide)."""
+class PolicyAdmin(VersionedAdminMixin, admin.ModelAdmin):
+    """Team scoping for rules with an optional team (none: organisation-wide); every change
+    versioned, or saved as a draft (governance/versions/)."""
 
     list_filter = ["active", "team"]
     search_fields = ["name"]
