@@ -190,19 +190,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "name",
         "prefix",
         "can_read_handoffs",
+        "rate_limit_per_minute",
         "created_at",
         "last_used_at",
         "revoked_at",
     ]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-    fields = ["name", "can_read_handoffs", "teams", *readonly_fields]
+    fields = ["name", "can_read_handoffs", "teams", "rate_limit_per_minute", *readonly_fields]
     filter_horizontal = ["teams"]
     actions = ["revoke"]
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             return super().save_model(request, obj, form, change)
-        key, raw = api_key_create(name=obj.name, can_read_handoffs=obj.can_read_handoffs)
+        key, raw = api_key_create(
+            name=obj.name,
+            can_read_handoffs=obj.can_read_handoffs,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+        )
         obj.pk = key.pk
         obj.prefix = key.prefix
         obj.secret_hash = key.secret_hash

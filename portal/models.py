@@ -131,6 +131,12 @@ class ApiKey(models.Model):
     teams = models.ManyToManyField(
         Team, blank=True, help_text="Teams whose handoffs it may read (none = every team)."
     )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute this key may make, ingest and reads together; more get "
+        "429 with Retry-After. Empty: the default (BATON_RATE_LIMIT_KEY_PER_MINUTE). 0: no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -61,7 +61,9 @@ def membership_remove(*, user: AbstractBaseUser, team: Team) -> None:
     log.info("membership removed: user=%s team=%s", user.pk, team.slug)
 
 
-def api_key_create(*, name: str, can_read_handoffs: bool = False) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, name: str, can_read_handoffs: bool = False, rate_limit_per_minute: int | None = None
+) -> tuple[ApiKey, str]:
     """Make a key; the raw key is returned once and never stored."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -70,6 +72,7 @@ def api_key_create(*, name: str, can_read_handoffs: bool = False) -> tuple[ApiKe
         prefix=prefix,
         secret_hash=hash_secret(secret),
         can_read_handoffs=can_read_handoffs,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.ratelimit.PortalWriteRateLimitMiddleware",  # per person; the API's is a DRF throttle
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -137,6 +138,30 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("BATON_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
 
+# --- Rate limits (portal/ratelimit.py, docs/api.md "Rate limits"): requests per minute, 0 = off.
+# Counters are atomic in Redis (shared by every process); without REDIS_URL, in process memory.
+BATON_RATE_LIMIT_KEY_PER_MINUTE = env_int("BATON_RATE_LIMIT_KEY_PER_MINUTE", 6000, minimum=0)
+BATON_RATE_LIMIT_USER_API_PER_MINUTE = env_int(
+    "BATON_RATE_LIMIT_USER_API_PER_MINUTE", 600, minimum=0
+)
+BATON_RATE_LIMIT_USER_WRITES_PER_MINUTE = env_int(
+    "BATON_RATE_LIMIT_USER_WRITES_PER_MINUTE", 120, minimum=0
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "baton",
+        # A dead Redis must not hold requests: the limiter gives up fast and lets them through.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_FAIL_OPEN = True
+
 # --- Security (production gets the strict values; see docs/operations.md) ---
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
@@ -177,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["portal.api_parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["portal.ratelimit.ApiRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Baton API",
