@@ -74,12 +74,14 @@ def user_roles(*, user: Any) -> set[str]:
 
 def user_home_url(*, user: Any) -> str:
     """Reps, CSMs, leads and directors work the inbox; ops live in admin; leaders on the
-    dashboard, which lands with governance — until then they read the inbox."""
+    governance dashboard."""
     roles = user_roles(user=user)
     if roles & INBOX_ROLES:
         return "/inbox/"
     if "ops" in roles or (getattr(user, "is_staff", False) and not roles):
         return "/admin/"
+    if "leader" in roles:
+        return "/governance/"
     return "/inbox/"
 
 

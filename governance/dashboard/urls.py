@@ -1,3 +1,9 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from governance.dashboard import views
+
+urlpatterns: list[URLPattern] = [
+    path("", views.dashboard_view, name="governance-dashboard"),
+    path("export.csv", views.export_view, name="governance-dashboard-export"),
+    path("handoffs/", views.drilldown_view, name="governance-drilldown"),
+]

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from governance.dashboard.demo import seed_history
 from governance.demo import seed_governance
 from governance.policies.demo import seed_policies, seed_policy_samples
 from handoffs.choices import Priority, Trigger
@@ -69,6 +70,7 @@ OPS_PERMISSIONS = [
     ("portal", "notificationchannel", ["view", "add", "change", "delete"]),  # integrations out
     ("portal", "outbounddelivery", ["view"]),
     ("portal", "deadletter", ["view"]),
+    ("dashboard", "capability", ["view", "change"]),  # the maturity panel's KPIs and thresholds
 ]
 RATES = {"USD": "0.79", "EUR": "0.86"}  # value of one unit in GBP, the demo's base currency
 RULES = [
@@ -591,6 +593,7 @@ class Command(BaseCommand):
         seed_governance()  # business hours, SLA policies, after-hours replies
         seed_policies()  # caps, quiet hours, tone rules (docs/governance.md)
         seed_policy_samples()  # four contacts each stopped by a different rule
+        seed_history()  # weeks of history behind the dashboard (governance/dashboard/demo.py)
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
