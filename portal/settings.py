@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
     "outbound-prune": {"task": "portal.integrations.tasks.outbound_prune", "schedule": 3600.0},
+    # The governance dashboard's rollups, at most a minute stale (docs/dashboard.md).
+    "dashboard-rollups": {
+        "task": "governance.dashboard.tasks.rollups_refresh",
+        "schedule": 30.0,
+    },
 }
 # Tasks outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["portal.integrations.tasks"]
