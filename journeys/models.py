@@ -5,7 +5,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Replace, Upper
 
 from handoffs.choices import Priority, Trigger
 from journeys.choices import (
@@ -30,6 +32,19 @@ class Account(models.Model):
         return self.name or self.external_id
 
 
+PHONE_PUNCTUATION = (" ", "-", "(", ")", ".")
+
+
+def phone_digits(field: str = "phone") -> Combinable:
+    """The phone column without the punctuation the API allows in it (`+44 7700 900-123` →
+    `+447700900123`), as SQL that works on every backend; indexed, so a channel's lookup by
+    number does not scan (portal/integrations/contacts.py)."""
+    expression: Combinable = F(field)
+    for char in PHONE_PUNCTUATION:
+        expression = Replace(expression, Value(char), Value(""))
+    return expression
+
+
 class Contact(models.Model):
     external_id = models.CharField(max_length=200, unique=True)
     name = models.CharField(max_length=200, blank=True)
@@ -51,7 +66,14 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["email"], name="contact_email")]
+        indexes = [
+            models.Index(fields=["email"], name="contact_email"),
+            # Channels find the contact behind an address: email without regard to case (iexact
+            # is UPPER(email) = UPPER(%s) on PostgreSQL), phone exactly or by its digits.
+            models.Index(Upper("email"), name="contact_email_upper"),
+            models.Index(fields=["phone"], name="contact_phone"),
+            models.Index(phone_digits(), name="contact_phone_digits"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.external_id

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from handoffs.assignment import POOL_ROLES, Person, unavailable_reason
 from handoffs.services.ownership import assignment_people
 from portal.choices import AssignmentMode, AvailabilityStatus, Role
-from portal.errors import InvalidInput, security_log
+from portal.errors import InvalidInput, log_not_visible, security_log
 from portal.models import WorkingPeriod
 from portal.selectors import (
     availability_of,
@@ -254,6 +254,7 @@ def team_assignment_mode(request: HttpRequest, slug: str) -> HttpResponse:
     """A lead or director switches their team between claiming and auto-assignment."""
     team = teams_visible_to(principal=request.user).filter(slug=slug[:50]).first()
     if team is None:
+        log_not_visible(request.user, f"team {slug[:50]}")
         raise Http404
     if not teams_managed_by(user=request.user).filter(pk=team.pk).exists():
         security_log.info("denied assignment mode of %s to user %s", slug, request.user.pk)

@@ -11,21 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import F, Value
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Replace
-
-from journeys.models import Contact
-
-PHONE_PUNCTUATION = (" ", "-", "(", ")", ".")
-
-
-def _digits_of(field: str) -> Combinable:
-    """The phone column without the punctuation the API allows in it (works on every backend)."""
-    expression: Combinable = F(field)
-    for char in PHONE_PUNCTUATION:
-        expression = Replace(expression, Value(char), Value(""))
-    return expression
+from journeys.models import Contact, phone_digits
 
 
 def normalise_phone(raw: str) -> str:
@@ -74,7 +60,7 @@ def _match_phone(wanted: str) -> str | None:
     # Contacts created through the API may carry a formatted number ("+44 7700 900123").
     return (
         Contact.objects.exclude(phone="")
-        .annotate(digits=_digits_of("phone"))
+        .annotate(digits=phone_digits())
         .filter(digits=wanted)
         .order_by("-updated_at", "-id")
         .values_list("external_id", flat=True)
