@@ -5,22 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journeys', '0006_playbook_and_contact_persona'),
+        ("journeys", "0006_playbook_and_contact_persona"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(django.db.models.functions.text.Upper('email'), name='contact_email_upper'),
+            model_name="contact",
+            index=models.Index(
+                django.db.models.functions.text.Upper("email"), name="contact_email_upper"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['phone'], name='contact_phone'),
+            model_name="contact",
+            index=models.Index(fields=["phone"], name="contact_phone"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(django.db.models.functions.text.Replace(django.db.models.functions.text.Replace(django.db.models.functions.text.Replace(django.db.models.functions.text.Replace(django.db.models.functions.text.Replace(models.F('phone'), models.Value(' '), models.Value('')), models.Value('-'), models.Value('')), models.Value('('), models.Value('')), models.Value(')'), models.Value('')), models.Value('.'), models.Value('')), name='contact_phone_digits'),
+            model_name="contact",
+            index=models.Index(
+                django.db.models.functions.text.Replace(
+                    django.db.models.functions.text.Replace(
+                        django.db.models.functions.text.Replace(
+                            django.db.models.functions.text.Replace(
+                                django.db.models.functions.text.Replace(
+                                    models.F("phone"), models.Value(" "), models.Value("")
+                                ),
+                                models.Value("-"),
+                                models.Value(""),
+                            ),
+                            models.Value("("),
+                            models.Value(""),
+                        ),
+                        models.Value(")"),
+                        models.Value(""),
+                    ),
+                    models.Value("."),
+                    models.Value(""),
+                ),
+                name="contact_phone_digits",
+            ),
         ),
     ]
