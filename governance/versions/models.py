@@ -64,7 +64,7 @@ class DraftChange(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     object_repr = models.CharField(max_length=200)
-    delete = models.BooleanField(default=False)
+    deletes = models.BooleanField(default=False, help_text="The draft deletes the row.")
     values = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     related = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     base_hash = models.CharField(

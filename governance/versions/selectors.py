@@ -25,11 +25,21 @@ from portal.roles import EDIT_RULES, VIEW_RULES
 from portal.selectors import teams_with_perm
 
 
-def readable_team_ids(*, user: Any) -> set[int] | None:
-    """Teams whose rules `user` reads; None: every team (a superuser)."""
+def _team_ids(user: Any, codename: str) -> set[int] | None:
+    """Teams on which `user` holds `codename`; None: every team (a superuser). Read once per
+    request: kept on the request's user object."""
     if getattr(user, "is_superuser", False):
         return None
-    return set(teams_with_perm(principal=user, codename=VIEW_RULES).values_list("id", flat=True))
+    cache = user.__dict__.setdefault("_rule_team_ids", {})
+    if codename not in cache:
+        teams = teams_with_perm(principal=user, codename=codename)
+        cache[codename] = set(teams.values_list("id", flat=True))
+    return cache[codename]
+
+
+def readable_team_ids(*, user: Any) -> set[int] | None:
+    """Teams whose rules `user` reads; None: every team (a superuser)."""
+    return _team_ids(user, VIEW_RULES)
 
 
 def may_read_rules(*, user: Any) -> bool:
@@ -38,9 +48,7 @@ def may_read_rules(*, user: Any) -> bool:
 
 
 def editable_team_ids(*, user: Any) -> set[int] | None:
-    if getattr(user, "is_superuser", False):
-        return None
-    return set(teams_with_perm(principal=user, codename=EDIT_RULES).values_list("id", flat=True))
+    return _team_ids(user, EDIT_RULES)
 
 
 def _visible(qs: QuerySet[Any], readable: set[int] | None) -> QuerySet[Any]:
@@ -168,7 +176,7 @@ def draft_changes(draft: RuleDraft) -> list[DraftChangeView]:
     for change in draft.changes.select_related("content_type"):
         model = change.content_type.model_class()
         live = live_snapshot(model, change.object_id)
-        if change.delete:
+        if change.deletes:
             rows, verb = diff(model, live, None) if live else [], "Delete"
         else:
             rows = diff(model, live, merged(live, change.values, change.related))
@@ -186,7 +194,7 @@ def draft_proposed_changes(draft: RuleDraft) -> list[ProposedChange]:
     for change in draft.changes.select_related("content_type").order_by("id"):
         model = change.content_type.model_class()
         spec = governed()[model._meta.label_lower]
-        if change.delete:
+        if change.deletes:
             out.append(ProposedChange(model=model, pk=change.object_id, values={}, delete=True))
             continue
         state = merged(live_snapshot(model, change.object_id), change.values, change.related)

@@ -387,7 +387,7 @@ def draft_change_save(
                 base_hash=fingerprint(live_snap),
             )
         change.object_repr = name[:200]
-        change.delete = delete
+        change.deletes = delete
         change.values = {} if delete else jsonable(values or {})
         change.related = {} if delete else jsonable(related or {})
         change.save()
@@ -479,7 +479,7 @@ def draft_publish(*, draft_id: int, user: Any) -> RuleRevision:
         ) as recorder:
             for change in changes:
                 model = change.content_type.model_class()
-                if change.delete:
+                if change.deletes:
                     recorder.apply(model=model, pk=change.object_id, state=None)
                     continue
                 live = live_snapshot(model, change.object_id)
