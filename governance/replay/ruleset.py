@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -340,25 +341,45 @@ def _label(model: type[models.Model]) -> str:
     return str(getattr(model._meta, "verbose_name", model.__name__))
 
 
-def describe(change: ProposedChange) -> str:
-    """One line for the page: 'Frequency cap #3: limit → 1', 'New handoff rule “VIP”'."""
+def describe(change: ProposedChange, live: RuleSet | None = None) -> str:
+    """One line for the page, naming only what differs from the live row: 'Frequency cap
+    “Emails” (#3): limit 3 → 1', 'New tone rule “No promises”: kind promise'."""
     label = _label(change.model)
     label = label[0].upper() + label[1:]
+    row = live.rows.get(change.model, {}).get(change.pk) if live and change.pk else None
+    name = str(row) if row is not None else str(change.values.get("name") or "")
+    named = f"{label} “{name}” (#{change.pk})" if name and change.pk else f"{label} #{change.pk}"
     if change.delete:
-        return f"{label} #{change.pk} removed"
-    shown = ", ".join(f"{k.removesuffix('_id')} → {_show(v)}" for k, v in change.values.items())
+        return f"{named} removed"
+    parts = []
+    for key, value in change.values.items():
+        before = getattr(row, key, None) if row is not None else None
+        if row is not None and _same(row, key, before, value):
+            continue
+        field_name = key.removesuffix("_id")
+        if row is not None:
+            parts.append(f"{field_name} {_show(before)} → {_show(value)}")
+        elif value not in (None, "", [], {}) and key != "name":
+            parts.append(f"{field_name} {_show(value)}")
     for related, children in change.related.items():
-        shown += f"{', ' if shown else ''}{related}: {len(children)} replaced"
+        parts.append(f"{related}: {len(children)} (replaced)")
+    shown = ", ".join(parts[:6]) + (f", and {len(parts) - 6} more" if len(parts) > 6 else "")
     if change.pk is None:
-        name = change.values.get("name")
-        return f"New {label.lower()}{f' “{name}”' if name else ''}" + (
-            f": {shown}" if shown else ""
-        )
-    return f"{label} #{change.pk}: {shown or 'no field changed'}"
+        new = f"New {label.lower()}" + (f" “{name}”" if name else "")
+        return f"{new}: {shown}" if shown else new
+    return f"{named}: {shown or 'no field changed'}"
+
+
+def _same(row: models.Model, key: str, before: Any, value: Any) -> bool:
+    fields = {f.attname: f for f in row._meta.concrete_fields}
+    try:
+        return before == (fields[key].to_python(value) if key in fields else value)
+    except ValidationError:
+        return False
 
 
 def _show(value: Any) -> str:
-    text = str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
     return text if len(text) <= 60 else text[:57] + "…"
 
 

@@ -83,6 +83,7 @@ def replay_start(*, user: Any, draft_id: int, days: int, team_id: int | None) ->
             "This draft changes nothing yet: add a change, then replay it.",
             {"draft": ["No changes to replay."]},
         )
+    live = ruleset_live()
     try:
         ruleset_with(changes)
     except ChangeError as exc:
@@ -92,7 +93,7 @@ def replay_start(*, user: Any, draft_id: int, days: int, team_id: int | None) ->
         created_by=user,
         draft_id=draft.pk,
         draft_title=str(getattr(draft, "title", "") or f"Draft #{draft.pk}")[:200],
-        changes=[describe(c) for c in changes],
+        changes=[describe(c, live) for c in changes],
         team_id=team_id,
         days=days,
         window_start=now - timedelta(days=days),

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from governance.replay.models import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
-from governance.replay.ruleset import describe
+from governance.replay.ruleset import describe, ruleset_live
 from governance.replay.selectors import (
     comparison,
     draft_changes,
@@ -53,7 +53,8 @@ def replay_start_view(request: HttpRequest) -> HttpResponse:
         raise Http404("No such draft")
     draft = draft_get_for(user=request.user, draft_id=int(raw_draft))  # 404 when not theirs
     context["draft"] = draft
-    context["changes"] = [describe(c) for c in draft_changes(draft=draft)]
+    live = ruleset_live()
+    context["changes"] = [describe(c, live) for c in draft_changes(draft=draft)]
     if not context["team_choice"]:
         context["team_choice"] = str(draft.team_id) if draft.team_id else "all"
     if request.method == "GET":

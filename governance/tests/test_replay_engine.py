@@ -294,11 +294,24 @@ def test_a_change_the_replay_cannot_apply_says_which_and_why(org, change, messag
         ruleset_with([change])
 
 
-def test_changes_read_as_one_line_each(org):
-    assert describe(threshold(org.rule, 40000)).startswith(
-        f"Handoff rule #{org.rule.pk}: condition"
+def test_changes_read_as_one_line_each_naming_only_what_differs(org):
+    live = ruleset_live()
+    rule = org.rule
+    every_field = {
+        "name": rule.name,
+        "signal_type": rule.signal_type,
+        "condition": {"path": "properties.budget", "op": ">=", "value": 40000},
+        "priority": "urgent",
+        "enabled": True,
+    }
+    changed = ProposedChange(model=HandoffRule, pk=rule.pk, values=every_field)
+    assert describe(changed, live) == (
+        f"Handoff rule “High value v1” (#{rule.pk}): condition "
+        '{"op": ">=", "path": "properties.budget", "value": 50000} → '
+        '{"path": "properties.budget", "op": ">=", "value": 40000}'
     )
-    removed = ProposedChange(model=FrequencyCap, pk=3, values={}, delete=True)
-    assert describe(removed) == "Frequency cap #3 removed"
+    removed = ProposedChange(model=HandoffRule, pk=rule.pk, values={}, delete=True)
+    assert describe(removed, live) == f"Handoff rule “High value v1” (#{rule.pk}) removed"
     new = ProposedChange(model=ToneRule, pk=None, values={"name": "No promises", "kind": "promise"})
-    assert describe(new).startswith("New tone rule “No promises”")
+    assert describe(new, live) == "New tone rule “No promises”: kind promise"
+    assert describe(removed) == f"Handoff rule #{rule.pk} removed"  # without the live rules

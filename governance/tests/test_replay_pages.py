@@ -91,7 +91,7 @@ def test_the_start_page_lists_the_drafts_changes_and_defaults_to_seven_days(org,
     assert page.status_code == 200
     html = page.content.decode()
     assert "Lower the bar" in html
-    assert f"Handoff rule #{org.rule.pk}: condition →" in html
+    assert f"Handoff rule “High value v1” (#{org.rule.pk}): condition" in html
     assert 'name="days" value="7"' in html
     assert f'<option value="{org.teams["sales"].pk}" selected>Sales</option>' in html
 
@@ -350,3 +350,29 @@ def test_a_replay_leaves_no_trace(org, api_key, drafts):
             await asyncio.wait_for(layer.receive(listener), timeout=0.5)
 
     async_to_sync(nothing_pushed)()
+
+
+def test_a_draft_saved_as_ops_do_replays_through_governance_versions(org, api_key):
+    from governance.versions.services import draft_change_save
+
+    history(org, api_key)
+    olive = org.users["olive"]
+    lower = {"condition": {"path": "properties.budget", "op": ">=", "value": 40000}}
+    change = draft_change_save(
+        user=olive, model=HandoffRule, pk=org.rule.pk, values=lower, title="Lower the bar"
+    )
+    client = browser(olive)
+
+    page = client.get(f"/governance/replay/new/?draft={change.draft_id}")
+    answer = start(client, change.draft_id, days="7", team=str(org.teams["sales"].pk))
+    replay_wait()
+
+    assert "Lower the bar" in page.content.decode()
+    assert answer.status_code == 302
+    run = ReplayRun.objects.get()
+    assert run.status == "done", run.error
+    [line] = run.changes
+    assert line.startswith(f"Handoff rule “High value v1” (#{org.rule.pk}): condition {{")
+    assert '"value": 50000} → {' in line and line.endswith('"value": 40000}')
+    assert run.result["draft"]["handoffs"]["total"] == run.result["live"]["handoffs"]["total"] + 1
+    assert browser(org.users["riley"]).get(f"/governance/replay/{run.pk}/").status_code == 404
