@@ -23,6 +23,7 @@ from handoffs.services.presence import (
 )
 from portal.realtime import handoff_group, team_group
 from portal.selectors import principal_refresh, team_ids_visible_to
+from portal.ws_auth import CLOSE_REVOKED, principal_group
 
 CATCH_UP_PAGE = 500
 # What a handoff page may say over its socket (static/js/presence.js), and how much of it.
@@ -58,12 +59,24 @@ class _TeamStream:
     team_ids: set[int]
     last_seq: int
 
-    async def join_teams(self, principal: Any) -> None:
+    async def join_teams(self, principal: Any) -> bool:
+        """Join the principal's own group (portal/ws_auth.py closes it on deactivation or
+        revocation), then its teams'. False: deactivated or revoked since the handshake."""
         self.principal = principal
         self.team_ids = set()
+        await self.channel_layer.group_add(principal_group(principal), self.channel_name)  # type: ignore[attr-defined]
+        # Re-read after joining: a deactivation that committed before the join is seen here, one
+        # committed after it reaches this socket through the group.
+        if await database_sync_to_async(principal_refresh)(principal) is None:
+            return False
         await self._sync_groups(
             await database_sync_to_async(team_ids_visible_to)(principal=principal)
         )
+        return True
+
+    async def sockets_close(self, message: dict[str, Any]) -> None:
+        """`sockets.close` on the principal's group: deactivated, revoked, or in no team."""
+        await self.close(code=int(message.get("code") or CLOSE_REVOKED))  # type: ignore[attr-defined]
 
     async def _sync_groups(self, team_ids: set[int]) -> None:
         layer = self.channel_layer  # type: ignore[attr-defined]
@@ -89,6 +102,11 @@ class _TeamStream:
     async def leave_teams(self) -> None:
         for team_id in getattr(self, "team_ids", set()):
             await self.channel_layer.group_discard(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
+        if getattr(self, "principal", None) is not None:
+            await self.channel_layer.group_discard(  # type: ignore[attr-defined]
+                principal_group(self.principal),
+                self.channel_name,  # type: ignore[attr-defined]
+            )
 
     async def read_log(self) -> list[Any]:
         events = []
@@ -116,7 +134,9 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.close(code=4400)
             return
-        await self.join_teams(principal)
+        if not await self.join_teams(principal):
+            await self.close(code=CLOSE_REVOKED)
+            return
         await self.accept()
         head = await database_sync_to_async(event_log_head)()
         if since is None:
@@ -169,7 +189,9 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         except ValueError:
             await self.close(code=4400)
             return
-        await self.join_teams(user)
+        if not await self.join_teams(user):
+            await self.close(code=CLOSE_REVOKED)
+            return
         await self.accept()
         head = await database_sync_to_async(event_log_head)()
         self.last_seq = head if since is None or since > head else since

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,10 +17,12 @@ from portal.roles import EDIT_RULES, VIEW_INBOX
 from portal.selectors import teams_with_perm
 from portal.services import (
     api_key_create,
+    api_key_revoke,
     availability_changed_in_admin,
     membership_remove,
     membership_set,
     time_zone_names,
+    user_set_active,
 )
 
 
@@ -217,10 +220,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        count = api_key_revoke(keys=list(queryset), by=request.user)
         self.message_user(request, f"Revoked {count} key(s).")
+
+
+class BatonUserAdmin(UserAdmin):
+    """Django's user admin; unticking "Active" (or deleting someone) also closes their open
+    sockets, through portal.services.user_set_active."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            user_set_active(user=obj, active=obj.is_active, by=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        user_set_active(user=obj, active=False, by=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for user in queryset:
+            user_set_active(user=user, active=False, by=request.user)
+        super().delete_queryset(request, queryset)
+
+
+_user_model = get_user_model()
+if admin.site.is_registered(_user_model):
+    admin.site.unregister(_user_model)
+admin.site.register(_user_model, BatonUserAdmin)
 
 
 from portal.integrations import admin as integrations_admin  # noqa: E402, F401

@@ -21,6 +21,7 @@ from portal.choices import AssignmentMode, AvailabilityStatus
 from portal.errors import InvalidInput
 from portal.models import ApiKey, Availability, Membership, Team, WorkingPeriod
 from portal.roles import permissions_for_roles
+from portal.ws_auth import CLOSE_NO_TEAMS, CLOSE_REVOKED, sockets_close_on_commit
 
 log = logging.getLogger("baton.audit")
 
@@ -55,10 +56,28 @@ def membership_set(*, user: AbstractBaseUser, team: Team, role: str) -> Membersh
 
 @transaction.atomic
 def membership_remove(*, user: AbstractBaseUser, team: Team) -> None:
+    """Take a person off a team. Their open sockets drop that team at their next push; once they
+    are in no team at all, every socket of theirs is closed after commit."""
     before = _role_permissions(user, team)
     Membership.objects.filter(user=user, team=team).delete()
     _apply(user=user, team=team, before=before, after=frozenset())
     log.info("membership removed: user=%s team=%s", user.pk, team.slug)
+    if not Membership.objects.filter(user=user).exists():
+        sockets_close_on_commit(principal=user, code=CLOSE_NO_TEAMS, reason="no team left")
+
+
+@transaction.atomic
+def user_set_active(
+    *, user: AbstractBaseUser, active: bool, by: AbstractBaseUser | None = None
+) -> None:
+    """Activate or deactivate a person (admin's "Active" box calls this too). Deactivated: their
+    sessions stop working at once (Django refuses inactive users) and, after commit, every
+    socket they have open is closed."""
+    type(user).objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    log.info("user %s: user=%s by=%s", "activated" if active else "deactivated", user.pk, _pk(by))
+    if not active:
+        sockets_close_on_commit(principal=user, code=CLOSE_REVOKED, reason="deactivated")
 
 
 def api_key_create(
@@ -75,6 +94,22 @@ def api_key_create(
         rate_limit_per_minute=rate_limit_per_minute,
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+@transaction.atomic
+def api_key_revoke(*, keys: Sequence[ApiKey], by: AbstractBaseUser | None = None) -> int:
+    """Revoke keys: refused from the next request on, and their open sockets closed after
+    commit. Returns how many were still active."""
+    active = list(ApiKey.objects.filter(pk__in=[k.pk for k in keys], revoked_at=None))
+    ApiKey.objects.filter(pk__in=[k.pk for k in active]).update(revoked_at=timezone.now())
+    for key in active:
+        log.info("api key revoked: key=%s (%s) by=%s", key.pk, key.prefix, _pk(by))
+        sockets_close_on_commit(principal=key, code=CLOSE_REVOKED, reason="key revoked")
+    return len(active)
+
+
+def _pk(user: AbstractBaseUser | None) -> object:
+    return user.pk if user is not None else None
 
 
 # --- Availability: what auto-assignment reads (handoffs/assignment.py) ---------------------------
