@@ -379,8 +379,38 @@ def _same(row: models.Model, key: str, before: Any, value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    if isinstance(value, dict) and _is_condition(value):
+        text = condition_text(value)
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
     return text if len(text) <= 60 else text[:57] + "…"
+
+
+_OPS = {">=": "≥", "<=": "≤", "!=": "≠", "==": "=", "not_in": "not in"}
+
+
+def _is_condition(tree: dict[str, Any]) -> bool:
+    return bool({"all", "any", "not", "path"} & set(tree))
+
+
+def condition_text(tree: Any) -> str:
+    """A rule condition as a person reads it: 'properties.budget ≥ 40000 and …'."""
+    if not isinstance(tree, dict):
+        return json.dumps(tree, ensure_ascii=False)
+    if "not" in tree:
+        return f"not ({condition_text(tree['not'])})"
+    for key, joiner in (("all", " and "), ("any", " or ")):
+        if key in tree and isinstance(tree[key], list):
+            parts = [condition_text(child) for child in tree[key]]
+            if not parts:
+                return "always" if key == "all" else "never"
+            return joiner.join(f"({p})" if " and " in p or " or " in p else p for p in parts)
+    value = tree.get("value")
+    shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str | list) else value
+    currency = f" {tree['currency']}" if tree.get("currency") else ""
+    return f"{tree.get('path')} {_OPS.get(tree.get('op'), tree.get('op'))} {shown}{currency}"
 
 
 def reply_window_minutes() -> int:

@@ -229,6 +229,9 @@ def comparison(*, run: ReplayRun) -> list[Section]:
         slug, _, target = key.partition("|")
         return f"{team(slug)} · {_label(SlaTarget, target)}"
 
+    def priority(key: str) -> str:
+        return f"{_label(Priority, key)} priority"
+
     triggers = list(Trigger.values)
     priorities = list(reversed(Priority.values))
     sections = [
@@ -237,7 +240,7 @@ def comparison(*, run: ReplayRun) -> list[Section]:
             [
                 Row("All handoffs", *total("handoffs", "total"), strong=True),
                 *grouped(("handoffs", "by_trigger"), lambda k: _label(Trigger, k), triggers),
-                *grouped(("handoffs", "by_priority"), lambda k: _label(Priority, k), priorities),
+                *grouped(("handoffs", "by_priority"), priority, priorities),
             ],
             note="Rule-raised handoffs re-evaluated; the rest (triage, journey steps, "
             "approvals, manual) as recorded.",
@@ -293,6 +296,27 @@ def comparison(*, run: ReplayRun) -> list[Section]:
         ),
     ]
     return sections
+
+
+def headline(*, run: ReplayRun) -> list[Section]:
+    """The four figures an ops user looks at first, each its own one-row section (so a rise
+    in breaches is coloured as worse)."""
+    live = (run.result or {}).get("live") or {}
+    draft = (run.result or {}).get("draft") or {}
+
+    def row(label: str, group: str, *keys: str) -> Row:
+        return Row(
+            label,
+            sum(int((live.get(group) or {}).get(k) or 0) for k in keys),
+            sum(int((draft.get(group) or {}).get(k) or 0) for k in keys),
+        )
+
+    return [
+        Section("", [row("Handoffs", "handoffs", "total")]),
+        Section("", [row("Deferred or suppressed", "touches", "deferred", "suppressed")]),
+        Section("", [row("Held or blocked", "touches", "held", "blocked")], worse_when_more=True),
+        Section("", [row("SLA breaches", "breaches", "total")], worse_when_more=True),
+    ]
 
 
 def _label(choices: Any, value: str) -> str:

@@ -17,6 +17,7 @@ from governance.replay.selectors import (
     draft_changes,
     draft_get_for,
     drafts_for,
+    headline,
     reads_rules,
     run_get_for,
     runs_visible_to,
@@ -79,6 +80,7 @@ def replay_run_view(request: HttpRequest, run_id: int) -> HttpResponse:
     context: dict[str, Any] = {"run": run}
     if run.status == "done":
         context["sections"] = comparison(run=run)
+        context["headline"] = headline(run=run)
     if request.htmx:
         return render(request, "governance/replay/run.html#status", context)
     return render(request, "governance/replay/run.html", context)

@@ -12,7 +12,13 @@ from django.utils import timezone
 from governance.changes import ProposedChange
 from governance.models import BusinessCalendar, Holiday, OpeningPeriod, SlaPolicy, TeamHours
 from governance.policies.models import FrequencyCap, ToneRule
-from governance.replay.ruleset import ChangeError, describe, ruleset_live, ruleset_with
+from governance.replay.ruleset import (
+    ChangeError,
+    condition_text,
+    describe,
+    ruleset_live,
+    ruleset_with,
+)
 from governance.tests.test_policies_support import arrive, cap, day_zone, nurture, three_days_pass
 from governance.tests.test_replay_support import columns, window
 from handoffs.models import Handoff
@@ -306,12 +312,13 @@ def test_changes_read_as_one_line_each_naming_only_what_differs(org):
     }
     changed = ProposedChange(model=HandoffRule, pk=rule.pk, values=every_field)
     assert describe(changed, live) == (
-        f"Handoff rule “High value v1” (#{rule.pk}): condition "
-        '{"op": ">=", "path": "properties.budget", "value": 50000} → '
-        '{"path": "properties.budget", "op": ">=", "value": 40000}'
+        f"Handoff rule “High value v1” (#{rule.pk}): "
+        "condition properties.budget ≥ 50000 → properties.budget ≥ 40000"
     )
     removed = ProposedChange(model=HandoffRule, pk=rule.pk, values={}, delete=True)
     assert describe(removed, live) == f"Handoff rule “High value v1” (#{rule.pk}) removed"
     new = ProposedChange(model=ToneRule, pk=None, values={"name": "No promises", "kind": "promise"})
     assert describe(new, live) == "New tone rule “No promises”: kind promise"
     assert describe(removed) == f"Handoff rule #{rule.pk} removed"  # without the live rules
+    nested = {"any": [{"not": {"path": "type", "op": "==", "value": "x"}}, {"all": []}]}
+    assert condition_text(nested) == 'not (type = "x") or always'

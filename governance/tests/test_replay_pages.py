@@ -372,7 +372,9 @@ def test_a_draft_saved_as_ops_do_replays_through_governance_versions(org, api_ke
     run = ReplayRun.objects.get()
     assert run.status == "done", run.error
     [line] = run.changes
-    assert line.startswith(f"Handoff rule “High value v1” (#{org.rule.pk}): condition {{")
-    assert '"value": 50000} → {' in line and line.endswith('"value": 40000}')
+    assert line == (
+        f"Handoff rule “High value v1” (#{org.rule.pk}): "
+        "condition properties.budget ≥ 50000 → properties.budget ≥ 40000"
+    )
     assert run.result["draft"]["handoffs"]["total"] == run.result["live"]["handoffs"]["total"] + 1
     assert browser(org.users["riley"]).get(f"/governance/replay/{run.pk}/").status_code == 404
