@@ -158,7 +158,12 @@ def test_the_change_form_offers_save_as_draft_and_the_audit(org: Org, olive: Cli
 def test_save_as_draft_leaves_the_live_rule_and_opens_the_draft(org: Org, olive: Client) -> None:
     response = olive.post(
         f"{RULES}{org.rule.pk}/change/",
-        rule_form(org.rule, priority="low", _save_draft="Save as draft"),
+        rule_form(
+            org.rule,
+            priority="low",
+            _save_draft="Save as draft",
+            _version_comment="Too loud at night",
+        ),
     )
 
     draft = RuleDraft.objects.get()
@@ -169,8 +174,10 @@ def test_save_as_draft_leaves_the_live_rule_and_opens_the_draft(org: Org, olive:
     assert RuleRevision.objects.count() == 0
     change = draft.changes.get()
     assert (change.object_id, change.values["priority"]) == (org.rule.pk, "low")
+    assert change.note == "Too loud at night"
     page = olive.get(response["Location"]).content.decode()
     assert "Not live." in page and "Urgent" in page and "Low" in page
+    assert "Too loud at night" in page
     assert f'href="/governance/replay/new/?draft={draft.pk}"' in page
 
 

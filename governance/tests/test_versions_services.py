@@ -167,6 +167,7 @@ def test_publishing_applies_every_change_as_one_entry_and_bumps_the_rule_version
         pk=existing.pk,
         values={"limit": 5},
         draft_id=change.draft_id,
+        note="renewals need room",
     )
 
     entry = draft_publish(draft_id=change.draft_id, user=olive)
@@ -176,6 +177,7 @@ def test_publishing_applies_every_change_as_one_entry_and_bumps_the_rule_version
     assert (org.rule.priority, org.rule.version, existing.limit) == ("high", 2, 5)
     assert entry.action == EntryAction.PUBLISHED
     assert entry.comment.startswith(f"Published draft #{change.draft_id} by Olive Ortiz")
+    assert entry.comment.endswith("— Three a week: renewals need room")
     assert entry.user == olive and entry.team == org.teams["sales"]
     diffs = {c.object_repr: c.diff for c in entry.changes.all()}
     assert {"field": "Priority", "old": "Urgent", "new": "High"} in diffs["High value v2"]

@@ -181,6 +181,7 @@ class VersionedAdminMixin:
                 draft_id=draft_id,
                 title=title,
                 new_draft=raw_draft == "new",
+                note=(request.POST.get("_version_comment") or "")[:400],
             )
         except DomainError as refused:
             self.message_user(request, refused.detail, level=messages.ERROR)

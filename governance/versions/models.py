@@ -65,6 +65,7 @@ class DraftChange(models.Model):
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     object_repr = models.CharField(max_length=200)
     deletes = models.BooleanField(default=False, help_text="The draft deletes the row.")
+    note = models.CharField(max_length=400, blank=True, help_text="Why, in the author's words.")
     values = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     related = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     base_hash = models.CharField(

@@ -101,7 +101,7 @@ def audit_entries(*, user: Any, filters: AuditFilters) -> QuerySet[RuleRevision]
         qs = qs.filter(created_at__lt=end)
     changes = RuleChange.objects.select_related("content_type").order_by("id")
     return (
-        qs.select_related("user", "team", "rolled_back_by__user", "rollback_of", "draft")
+        qs.select_related("user", "team", "rolled_back_by__user", "rollback_of", "draft__author")
         .prefetch_related(Prefetch("changes", queryset=changes))
         .order_by("-id")
     )

@@ -347,6 +347,7 @@ def draft_change_save(
     draft_id: int | None = None,
     title: str = "",
     new_draft: bool = False,
+    note: str = "",
 ) -> DraftChange:
     """Put a change into a draft instead of making it live: the user's latest open draft for the
     object's team (or `draft_id`, or a new one when asked or given a `title`). A second change to
@@ -388,6 +389,7 @@ def draft_change_save(
             )
         change.object_repr = name[:200]
         change.deletes = delete
+        change.note = note.strip()[:400] or change.note
         change.values = {} if delete else jsonable(values or {})
         change.related = {} if delete else jsonable(related or {})
         change.save()
@@ -469,7 +471,9 @@ def draft_publish(*, draft_id: int, user: Any) -> RuleRevision:
             raise Conflict(
                 "Nothing was published. " + " ".join(problems), errors={"changes": problems}
             )
+        notes = "; ".join(f"{c.object_repr}: {c.note}" for c in changes if c.note)
         comment = f"Published draft #{draft.pk} by {person(user)}: {draft.title}"
+        comment += f" — {notes}" if notes else ""
         with recording(
             user=user,
             action=EntryAction.PUBLISHED,
