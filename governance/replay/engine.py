@@ -437,8 +437,8 @@ class _Attempt:
     order: int  # a stable tie-break: messages, then decisions, by id
     contact_id: int
     channel: str
-    text: str
     team_id: int | None
+    tone: tuple[str, str] | None  # (blocked|held, rule) under the RuleSet; None: the text passes
     message_id: int | None = None
     message_counted: bool = True
 
@@ -469,7 +469,21 @@ def _touch_decisions_q(window: Window) -> Any:
     )
 
 
-def _touch_attempts(window: Window, meter: _Meter) -> list[_Attempt]:
+def _tone_verdict(ruleset: RuleSet, team_id: int | None, text: str, channel: str) -> Any:
+    """Tone depends on the text alone, so it is decided as the page is read and the text is
+    not kept: banned → blocked, a promise → held (as automated_send)."""
+    rules_ = ruleset.touch_rules(team_id).tone
+    if not rules_:
+        return None
+    report = tone_checks.tone_check(text=text, channel=channel, rules=rules_)
+    if report.blocked:
+        return TouchAction.BLOCKED, next(f for f in report.findings if f.kind == "banned").rule
+    if report.needs_approval:
+        return TouchAction.HELD, next(f for f in report.findings if f.kind == "promise").rule
+    return None
+
+
+def _touch_attempts(ruleset: RuleSet, window: Window, meter: _Meter) -> list[_Attempt]:
     attempts: list[_Attempt] = []
     versions: dict[int, dict[str, int | None]] = {}
     slugs = dict(Team.objects.values_list("slug", "id"))
@@ -497,14 +511,15 @@ def _touch_attempts(window: Window, meter: _Meter) -> list[_Attempt]:
                 if decided is not None
                 else versions.get(row["enrollment__version_id"] or 0, {}).get(row["step"])
             )
+            text = decided["text"] if decided and decided["text"] else row["body"]
             attempts.append(
                 _Attempt(
                     at=row["created_at"],
                     order=row["id"],
                     contact_id=row["conversation__contact_id"],
                     channel=row["channel"],
-                    text=decided["text"] if decided and decided["text"] else row["body"],
                     team_id=team_id,
+                    tone=_tone_verdict(ruleset, team_id, text, row["channel"]),
                     message_id=row["id"],
                     message_counted=row["outbox__status"] in COUNTED_STATUSES,
                 )
@@ -518,8 +533,8 @@ def _touch_attempts(window: Window, meter: _Meter) -> list[_Attempt]:
                     order=10**15 + row["id"],
                     contact_id=row["contact_id"],
                     channel=row["channel"],
-                    text=row["text"],
                     team_id=row["team_id"],
+                    tone=_tone_verdict(ruleset, row["team_id"], row["text"], row["channel"]),
                 )
             )
     attempts.sort(key=lambda a: (a.at, a.order))
@@ -543,7 +558,7 @@ def _load_versions(
 def _touches(ruleset: RuleSet, window: Window, meter: _Meter) -> Counter[tuple[str, str, str]]:
     """(action, rule kind, rule name) → count, for touches of the counted teams; ('sent', '',
     '') for those that went out at once and ('attempts', '', '') for all of them."""
-    attempts = _touch_attempts(window, meter)
+    attempts = _touch_attempts(ruleset, window, meter)
     counts: Counter[tuple[str, str, str]] = Counter()
     if not attempts:
         return counts
@@ -595,13 +610,9 @@ def _decide(
     )
     if decision.action == "suppress":
         return TouchAction.SUPPRESSED, timing_kind, decision.rule, now
-    report = tone_checks.tone_check(text=attempt.text, channel=attempt.channel, rules=rs.tone)
-    if report.blocked:
-        finding = next(f for f in report.findings if f.kind == "banned")
-        return TouchAction.BLOCKED, RuleKind.TONE, finding.rule, now
-    if report.needs_approval:
-        finding = next(f for f in report.findings if f.kind == "promise")
-        return TouchAction.HELD, RuleKind.TONE, finding.rule, now
+    if attempt.tone is not None:
+        action, rule = attempt.tone
+        return action, RuleKind.TONE, rule, now
     if decision.action == "defer":
         return TouchAction.DEFERRED, timing_kind, decision.rule, decision.at
     return "sent", "", "", now
@@ -648,7 +659,7 @@ def _base_history(
                 outbox__status__in=COUNTED_STATUSES,
             )
             .annotate(touch_at=Coalesce(F("outbox__sent_at"), F("outbox__next_attempt_at")))
-            .filter(touch_at__gt=since, touch_at__lte=until + timedelta(days=400))
+            .filter(touch_at__gt=since, touch_at__lte=until)
             .values_list("id", "conversation__contact_id", "touch_at", "channel")
         )
         for pk, contact_id, at, channel in rows.iterator(chunk_size=PAGE):

@@ -9,6 +9,7 @@ from datetime import date, time, timedelta
 import pytest
 from django.utils import timezone
 
+from conftest import key_client
 from governance.changes import ProposedChange
 from governance.models import BusinessCalendar, Holiday, OpeningPeriod, SlaPolicy, TeamHours
 from governance.policies.models import FrequencyCap, ToneRule
@@ -322,3 +323,37 @@ def test_changes_read_as_one_line_each_naming_only_what_differs(org):
     assert describe(removed) == f"Handoff rule #{rule.pk} removed"  # without the live rules
     nested = {"any": [{"not": {"path": "type", "op": "==", "value": "x"}}, {"all": []}]}
     assert condition_text(nested) == 'not (type = "x") or always'
+
+
+def test_history_is_read_page_by_page_with_progress_to_the_end(org, api_key, monkeypatch):
+    from governance.replay import engine
+
+    start = timezone.now()
+    nurture()
+    for n in range(3):
+        arrive(api_key, external_id=f"t-{n}", zone=day_zone())
+    three_days_pass()
+    for external_id, budget in [("c-1", 60000), ("c-2", 45000), ("c-3", 30000), ("c-4", 90000)]:
+        body = {
+            "type": "form_submitted",
+            "contact": {"external_id": external_id},
+            "properties": {"budget": budget, "currency": "GBP"},
+        }
+        assert key_client(api_key).post("/api/v1/signals/", body, format="json").status_code == 202
+    win = window(start=start)
+    whole = engine.replay(ruleset=ruleset_with([threshold(org.rule, 40000)]), window=win)
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(engine, "PAGE", 2)
+
+    paged = engine.replay(
+        ruleset=ruleset_with([threshold(org.rule, 40000)]),
+        window=win,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+
+    assert paged == whole
+    assert paged["handoffs"]["total"] == 3 and paged["touches"]["attempts"] == 6
+    total = engine.replay_size(window=win)
+    assert len(seen) > 5
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # never backwards
+    assert seen[-1] == (total, total)
