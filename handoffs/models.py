@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from handoffs.choices import (
     ACTIVE_STATUSES,
@@ -102,6 +102,14 @@ class Handoff(models.Model):
                 fields=["team", "first_response_due_at", "id"],
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="handoff_active_team_due",
+            ),
+            # The inbox: by the running SLA clock (handoffs/selectors.py inbox_queryset).
+            models.Index(
+                "team",
+                F("sla_due_at").asc(nulls_last=True),
+                "id",
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="handoff_active_team_sla",
             ),
             models.Index(
                 fields=["assignee", "first_response_due_at"],

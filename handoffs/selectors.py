@@ -13,6 +13,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -217,7 +218,8 @@ ALL_OPEN = InboxFilter()
 
 def inbox_queryset(*, user: Any, only: InboxFilter = ALL_OPEN) -> QuerySet[Handoff]:
     """The live inbox: active handoffs in the user's teams, narrowed by `only` (view, team,
-    trigger, priority), offered-to-my-role first, then by first-response due time."""
+    trigger, priority), offered-to-my-role first, then by the running SLA clock (whichever
+    target runs out first; a clock paused while waiting on the contact sorts last)."""
     qs = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
     if only.view == "mine":
         qs = qs.filter(assignee=user)
@@ -233,7 +235,7 @@ def inbox_queryset(*, user: Any, only: InboxFilter = ALL_OPEN) -> QuerySet[Hando
             output_field=BooleanField(),
         )
     )
-    return qs.order_by("-offered_to_me", "first_response_due_at", "id")
+    return qs.order_by("-offered_to_me", F("sla_due_at").asc(nulls_last=True), "id")
 
 
 def inbox_counts(*, user: Any, only: InboxFilter = ALL_OPEN) -> dict[str, int]:

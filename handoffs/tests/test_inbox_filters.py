@@ -95,3 +95,28 @@ def test_a_pushed_handoff_the_filter_hides_is_not_inserted(org, mix):
 )
 def test_the_filter_reads_the_query_string(query, expected):
     assert InboxFilter.from_query(QueryDict(query)) == expected
+
+
+def test_the_inbox_sorts_by_the_running_sla_clock_with_paused_clocks_last(org):
+    """A next reply due in 5 minutes comes before a first reply due in an hour; a clock paused
+    while waiting on the contact (no running due time) sorts last."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handoffs.selectors import inbox_queryset
+
+    sales = org.teams["sales"]
+    first_hour, next_soon, paused = bulk_handoffs(sales, 3, trigger="sentiment", priority="high")
+    now = timezone.now()
+    Handoff.objects.filter(pk=first_hour.pk).update(sla_due_at=now + timedelta(hours=1))
+    Handoff.objects.filter(pk=next_soon.pk).update(
+        first_response_due_at=now - timedelta(days=1), sla_due_at=now + timedelta(minutes=5)
+    )
+    Handoff.objects.filter(pk=paused.pk).update(
+        first_response_due_at=now - timedelta(days=2), sla_due_at=None
+    )
+
+    order = list(inbox_queryset(user=org.users["riley"]).values_list("pk", flat=True))
+
+    assert order == [next_soon.pk, first_hour.pk, paused.pk]

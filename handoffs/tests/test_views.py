@@ -70,6 +70,7 @@ def bulk_handoffs(
                 created_at=now,
                 # 7919 is prime: the due order is a permutation of the creation order.
                 first_response_due_at=now + timedelta(minutes=(index * 7919) % 10007),
+                sla_due_at=now + timedelta(minutes=(index * 7919) % 10007),  # as raised
                 assignee=assignee,
                 status="claimed" if assignee else "open",
                 **defaults,
@@ -179,7 +180,7 @@ def test_the_login_form_logs_a_rep_in_and_lands_on_the_inbox(org: Org) -> None:
 # --- the inbox ----------------------------------------------------------------------------------
 
 
-def test_a_reps_inbox_lists_their_teams_handoffs_by_first_response_due(org: Org) -> None:
+def test_a_reps_inbox_lists_their_teams_handoffs_by_the_running_sla_clock(org: Org) -> None:
     bulk_handoffs(org.teams["sales"], 8)
     bulk_handoffs(org.teams["success"], 3)  # not riley's team
     Handoff.objects.filter(contact__external_id="sales-0").update(status="resolved")
@@ -190,7 +191,7 @@ def test_a_reps_inbox_lists_their_teams_handoffs_by_first_response_due(org: Org)
         h.contact.name
         for h in Handoff.objects.filter(team__slug="sales", status="open")
         .select_related("contact")
-        .order_by("first_response_due_at", "id")
+        .order_by("sla_due_at", "id")
     ]
     assert len(expected) == 7
     assert contact_names(html) == expected
@@ -255,9 +256,8 @@ def test_a_director_sees_a_handoff_offered_to_directors_first_even_if_due_later(
     offered = bulk_handoffs(
         org.teams["sales"], 1, start=3, offered_to_role=Role.DIRECTOR, trigger=Trigger.HIGH_VALUE
     )[0]
-    Handoff.objects.filter(pk=offered.pk).update(
-        first_response_due_at=max(h.first_response_due_at for h in sooner) + timedelta(hours=1)
-    )
+    later = max(h.first_response_due_at for h in sooner) + timedelta(hours=1)
+    Handoff.objects.filter(pk=offered.pk).update(first_response_due_at=later, sla_due_at=later)
 
     sams = logged_in(org, "sam").get("/inbox/").content.decode()
     rileys = logged_in(org, "riley").get("/inbox/").content.decode()
@@ -275,9 +275,8 @@ def test_a_claimed_offer_is_no_longer_pinned_to_the_directors_top(org: Org) -> N
     offered = bulk_handoffs(
         org.teams["sales"], 1, start=2, offered_to_role=Role.DIRECTOR, assignee=org.users["rob"]
     )[0]
-    Handoff.objects.filter(pk=offered.pk).update(
-        first_response_due_at=timezone.now() + timedelta(days=30)
-    )
+    later = timezone.now() + timedelta(days=30)
+    Handoff.objects.filter(pk=offered.pk).update(first_response_due_at=later, sla_due_at=later)
     html = logged_in(org, "sam").get("/inbox/").content.decode()
     assert contact_names(html)[-1] == "Contact sales 0002"
     assert "Offered to you" not in html
