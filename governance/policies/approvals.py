@@ -34,19 +34,14 @@ from governance.policies.services import (
 )
 from handoffs.choices import (
     ACTIVE_STATUSES,
-    HandoffEventKind,
-    HandoffStatus,
     Priority,
     Trigger,
 )
-from handoffs.models import Handoff, HandoffEvent, Message
+from handoffs.models import Handoff, Message
 from handoffs.payloads import display_name
 from handoffs.services import RaiseRequest, handoff_raise, handoff_resolve
-from handoffs.services.common import _announce, _locked
 from handoffs.services.replies import automated_message_queue
 from journeys.models import EnrollmentEvent
-from journeys.services import enrollments_resume_for_contact
-from portal.choices import EventType
 from portal.errors import Conflict, DomainError, InvalidInput
 from portal.models import Team
 from portal.realtime import lock_event_seq
@@ -327,46 +322,15 @@ def _close_handoff(approval: Approval, *, user: Any) -> None:
     if not Handoff.objects.filter(pk=handoff.pk, status__in=ACTIVE_STATUSES).exists():
         return  # resolved by hand already
     resolution = _summary(approval)
-    if user is not None:
-        handoff_resolve(
-            handoff_id=handoff.pk,
-            user=user,
-            resolution=resolution,
-            resume_automation=True,
-            may_override=True,  # who may decide was checked above
-        )
-        return
-    _resolve_for_nobody(handoff.pk, resolution, approval)
-
-
-def _resolve_for_nobody(handoff_id: int, resolution: str, approval: Approval) -> None:
-    """The expiry sweep resolves the handoff itself: handoff_resolve needs a person. Same
-    writes: the row (locked, after the event log), its RESOLVED event, the contact's journeys
-    resumed unless another handoff holds them, the change announced."""
-    handoff = _locked(handoff_id)
-    now = timezone.now()
-    handoff.status = HandoffStatus.RESOLVED
-    handoff.resolution = resolution[:2000]
-    handoff.resume_automation = True
-    handoff.resolved_at = now
-    handoff.save(
-        update_fields=["status", "resolution", "resume_automation", "resolved_at", "updated_at"]
+    handoff_resolve(
+        handoff_id=handoff.pk,
+        user=user,  # None: the expiry sweep closes it
+        resolution=resolution,
+        resume_automation=True,
+        may_override=True,  # who may decide was checked above
+        because="" if user else f"Approval #{approval.pk} expired ({resolution.split(': ')[-1]})",
+        event_data={} if user else {"expired": True},
     )
-    HandoffEvent.objects.create(
-        handoff=handoff,
-        kind=HandoffEventKind.RESOLVED,
-        data={"resolution": handoff.resolution, "resume_automation": True, "expired": True},
-    )
-    still_held = Handoff.objects.filter(
-        contact_id=handoff.contact_id, status__in=ACTIVE_STATUSES
-    ).exists()
-    if not still_held:
-        enrollments_resume_for_contact(
-            contact_id=handoff.contact_id,
-            actor=None,
-            reason=f"Approval #{approval.pk} expired ({_summary(approval).split(': ')[-1]})",
-        )
-    _announce([handoff], EventType.HANDOFF_UPDATED)
 
 
 def _summary(approval: Approval) -> str:

@@ -132,19 +132,24 @@ def handoff_resolve(
     resolution: str,
     resume_automation: bool,
     may_override: bool = False,
+    because: str = "",
+    event_data: dict[str, Any] | None = None,
 ) -> Handoff:
     """Close the handoff; with `resume_automation` the contact's paused journeys carry on, unless
-    another handoff still holds the contact."""
+    another handoff still holds the contact. `user=None`: Baton closes it itself (an approval
+    expired, a contact's data was erased), saying `because` on the resumed journeys' timeline;
+    who owned it stays as it was."""
     handoff = _locked(handoff_id)
     if handoff.status == HandoffStatus.RESOLVED:
         raise Conflict("This handoff is already resolved")
-    _owner_or_override(handoff, user, may_override)
+    if user is not None:
+        _owner_or_override(handoff, user, may_override)
     now = timezone.now()
     handoff.status = HandoffStatus.RESOLVED
     handoff.resolution = (resolution or "").strip()[:2000]
     handoff.resume_automation = resume_automation
     handoff.resolved_at = now
-    if handoff.assignee_id is None:
+    if handoff.assignee_id is None and user is not None:
         handoff.assignee = user
         handoff.claimed_at = now
     handoff.save(
@@ -162,7 +167,11 @@ def handoff_resolve(
         handoff=handoff,
         kind=HandoffEventKind.RESOLVED,
         actor=user,
-        data={"resolution": handoff.resolution, "resume_automation": resume_automation},
+        data={
+            "resolution": handoff.resolution,
+            "resume_automation": resume_automation,
+            **(event_data or {}),
+        },
     )
     if resume_automation:
         still_held = Handoff.objects.filter(
@@ -172,7 +181,7 @@ def handoff_resolve(
             enrollments_resume_for_contact(
                 contact_id=handoff.contact_id,
                 actor=user,
-                reason=f"Handoff #{handoff.pk} resolved by {display_name(user)}",
+                reason=because or f"Handoff #{handoff.pk} resolved by {display_name(user)}",
             )
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return handoff
