@@ -106,10 +106,15 @@ def test_an_entry_page_answers_404_for_other_teams(
 def test_reps_and_csms_get_403_with_the_reason(org: Org, entries: Any, who: str) -> None:
     client = as_(org, who)
 
-    for url in [AUDIT, f"{AUDIT}{entries['sales'].pk}/", "/governance/drafts/"]:
+    for url in [AUDIT, "/governance/drafts/"]:
         response = client.get(url)
         assert response.status_code == 403
         assert "your role does not read rules and policies" in response.content.decode()
+    # An entry, even an organisation-wide one, answers as a missing one does.
+    for entry in entries.values():
+        assert client.get(f"{AUDIT}{entry.pk}/").status_code == 404
+        assert client.post(f"{AUDIT}{entry.pk}/rollback/").status_code == 404
+    assert FrequencyCap.objects.get(name="Org cap").limit == 5
 
 
 def test_the_audit_asks_an_anonymous_visitor_to_log_in(client: Client) -> None:

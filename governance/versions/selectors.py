@@ -52,8 +52,12 @@ def editable_team_ids(*, user: Any) -> set[int] | None:
 
 
 def _visible(qs: QuerySet[Any], readable: set[int] | None) -> QuerySet[Any]:
+    """Entries and drafts of the teams read, and the organisation-wide ones, for anyone who
+    reads some team's rules; nothing for anyone else (a rep sees no organisation-wide entry)."""
     if readable is None:
         return qs
+    if not readable:
+        return qs.none()
     return qs.filter(Q(team__isnull=True) | Q(team__in=readable))
 
 

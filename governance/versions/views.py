@@ -1,6 +1,7 @@
-"""The rule audit and drafts in the portal. Views parse, call one selector or service, render;
-people without `view_team_rules` anywhere get a 403 that says why, other teams' entries and
-drafts answer 404, and only those who may edit a team's rules see Publish and Roll back."""
+"""The rule audit and drafts in the portal. Views parse, call one selector or service, render.
+People without `view_team_rules` anywhere get a 403 that says why on the audit and drafts
+lists; an entry or draft they (or anyone of another team) may not see answers 404, as a missing
+one does; only those who may edit a team's rules see Publish and Roll back."""
 
 from __future__ import annotations
 
@@ -119,8 +120,6 @@ def audit_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def audit_entry_view(request: HttpRequest, entry_id: int) -> HttpResponse:
-    if denied := _forbidden(request):
-        return denied
     entry = audit_entry_get_for(user=request.user, entry_id=entry_id)
     editable = editable_team_ids(user=request.user)
     return render(
@@ -133,8 +132,6 @@ def audit_entry_view(request: HttpRequest, entry_id: int) -> HttpResponse:
 @login_required
 def rollback_view(request: HttpRequest, entry_id: int) -> HttpResponse:
     """GET: what the roll back would restore, and a confirm button. POST: roll it back."""
-    if denied := _forbidden(request):
-        return denied
     entry = audit_entry_get_for(user=request.user, entry_id=entry_id)
     editable = editable_team_ids(user=request.user)
     row = _rows([entry], editable)[0]
@@ -216,16 +213,12 @@ def _draft_page(
 
 @login_required
 def draft_view(request: HttpRequest, draft_id: int) -> HttpResponse:
-    if denied := _forbidden(request):
-        return denied
     return _draft_page(request, draft_get_for(user=request.user, draft_id=draft_id))
 
 
 @login_required
 @require_POST
 def draft_publish_view(request: HttpRequest, draft_id: int) -> HttpResponse:
-    if denied := _forbidden(request):
-        return denied
     draft = draft_get_for(user=request.user, draft_id=draft_id)
     try:
         entry = draft_publish(draft_id=draft.pk, user=request.user)
@@ -246,8 +239,6 @@ def draft_publish_view(request: HttpRequest, draft_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def draft_discard_view(request: HttpRequest, draft_id: int) -> HttpResponse:
-    if denied := _forbidden(request):
-        return denied
     draft = draft_get_for(user=request.user, draft_id=draft_id)
     try:
         draft_discard(draft_id=draft.pk, user=request.user)
@@ -260,8 +251,6 @@ def draft_discard_view(request: HttpRequest, draft_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def draft_change_remove_view(request: HttpRequest, draft_id: int, change_id: int) -> HttpResponse:
-    if denied := _forbidden(request):
-        return denied
     draft = draft_get_for(user=request.user, draft_id=draft_id)
     if not draft.changes.filter(pk=change_id).exists():
         return _draft_page(request, draft, error="That change is not in this draft.", status=404)
