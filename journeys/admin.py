@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from governance.versions.admin import VersionedAdminMixin
@@ -26,6 +27,7 @@ from journeys.models import (
     Stage,
     Step,
 )
+from journeys.privacy import contact_erase, contact_export
 from journeys.services import (
     enrollment_enroll_by_hand,
     enrollment_unenroll,
@@ -229,6 +231,16 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         return settings.BATON_BASE_CURRENCY
 
 
+MAX_EXPORT = 100
+
+
+class ErasureForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        help_text="The erasure request's reference or reason; kept with the anonymised contact.",
+    )
+
+
 @admin.register(Contact)
 class ContactAdmin(TeamScopedAdmin):
     team_path = ("handoffs__team", "enrollments__journey__steps__team")
@@ -236,7 +248,58 @@ class ContactAdmin(TeamScopedAdmin):
     search_fields = ["external_id", "name", "email", "phone"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
-    actions = ["enroll_in_journey"]
+    readonly_fields = ["erased_at", "erased_by", "erasure_note"]
+    actions = ["enroll_in_journey", "export_personal_data", "erase_personal_data"]
+
+    @admin.action(description="Export personal data (JSON)", permissions=["export_data"])
+    def export_personal_data(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> HttpResponse:
+        """One JSON document: every selected contact's data (journeys/privacy.py)."""
+        contacts = list(queryset.select_related("account")[: MAX_EXPORT + 1])
+        if len(contacts) > MAX_EXPORT:
+            self.message_user(
+                request, f"Export at most {MAX_EXPORT} contacts at a time.", messages.ERROR
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        body = json.dumps([contact_export(contact=c) for c in contacts], indent=2)
+        response = HttpResponse(body, content_type="application/json")
+        name = f"contact-{contacts[0].pk}" if len(contacts) == 1 else "contacts"
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
+
+    @admin.action(description="Erase personal data…", permissions=["erase_data"])
+    def erase_personal_data(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> TemplateResponse | None:
+        """A confirmation page asks for the request's reference; then each contact is erased
+        (journeys/privacy.py): anonymised, taken out of automation, aggregates kept."""
+        form = ErasureForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data",
+                "opts": self.opts,
+                "form": form,
+                "contacts": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/journeys/contact_erase.html", context)
+        reason = form.cleaned_data["reason"]
+        _each(
+            self,
+            request,
+            queryset,
+            lambda contact: contact_erase(contact_id=contact.pk, actor=request.user, note=reason),
+            "Erased the personal data of {done} contact(s); {refused} refused.",
+        )
+        return None
+
+    def has_export_data_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("journeys.export_contact_data")
+
+    def has_erase_data_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("journeys.erase_contact_data")
 
     @admin.action(description="Enroll in a journey…", permissions=["enroll"])
     def enroll_in_journey(

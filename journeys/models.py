@@ -62,10 +62,25 @@ class Contact(models.Model):
         blank=True,
         help_text="From the `persona` property of its signals; picks playbook content.",
     )
+    # The right to erasure (journeys/privacy.py): when and by whom the personal data went.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    erasure_note = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("export_contact_data", "Export a contact's personal data"),
+            ("erase_contact_data", "Erase a contact's personal data"),
+        ]
         indexes = [
             models.Index(fields=["email"], name="contact_email"),
             # Channels find the contact behind an address: email without regard to case (iexact

@@ -199,7 +199,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-    fields = ["name", "can_read_handoffs", "teams", "rate_limit_per_minute", *readonly_fields]
+    fields = [
+        "name",
+        "can_read_handoffs",
+        "teams",
+        "can_manage_contact_data",
+        "rate_limit_per_minute",
+        *readonly_fields,
+    ]
     filter_horizontal = ["teams"]
     actions = ["revoke"]
 

@@ -37,6 +37,16 @@ urlpatterns = [
     path("contacts/", journey_api.ContactListView.as_view(), name="api-contacts"),
     path("contacts/<int:contact_id>/", journey_api.ContactDetailView.as_view(), name="api-contact"),
     path(
+        "contacts/<int:contact_id>/export/",
+        journey_api.ContactExportView.as_view(),
+        name="api-contact-export",
+    ),
+    path(
+        "contacts/<int:contact_id>/erase/",
+        journey_api.ContactEraseView.as_view(),
+        name="api-contact-erase",
+    ),
+    path(
         "contacts/<int:contact_id>/timeline/",
         journey_api.ContactTimelineView.as_view(),
         name="api-contact-timeline",

@@ -131,6 +131,11 @@ class ApiKey(models.Model):
     teams = models.ManyToManyField(
         Team, blank=True, help_text="Teams whose handoffs it may read (none = every team)."
     )
+    can_manage_contact_data = models.BooleanField(
+        default=False,
+        help_text="May export and erase the personal data of contacts it may read (subject "
+        "access and erasure requests; docs/privacy.md). Needs 'can read handoffs'.",
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True,
         blank=True,

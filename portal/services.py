@@ -81,7 +81,11 @@ def user_set_active(
 
 
 def api_key_create(
-    *, name: str, can_read_handoffs: bool = False, rate_limit_per_minute: int | None = None
+    *,
+    name: str,
+    can_read_handoffs: bool = False,
+    rate_limit_per_minute: int | None = None,
+    can_manage_contact_data: bool = False,
 ) -> tuple[ApiKey, str]:
     """Make a key; the raw key is returned once and never stored."""
     prefix = secrets.token_hex(6)
@@ -92,6 +96,7 @@ def api_key_create(
         secret_hash=hash_secret(secret),
         can_read_handoffs=can_read_handoffs,
         rate_limit_per_minute=rate_limit_per_minute,
+        can_manage_contact_data=can_manage_contact_data,
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 

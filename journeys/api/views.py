@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,15 +18,17 @@ from journeys.api.serializers import (
 )
 from journeys.ingestion import body_hash, signal_ingest, signal_ingest_batch
 from journeys.models import Contact
+from journeys.privacy import contact_erase, contact_export
 from journeys.selectors import (
     contact_get_for,
     contact_timeline,
     contacts_visible_to,
     timeline_count,
 )
-from portal.api_access import require_integration
+from portal.api_access import require_contact_data_right, require_integration
 from portal.api_pagination import Pagination
 from portal.errors import InvalidInput, flatten_errors
+from portal.models import ApiKey
 
 MAX_BATCH = 1000
 
@@ -190,3 +193,55 @@ class ContactTimelineView(APIView):
                 "results": [item.as_dict() for item in items],
             }
         )
+
+
+class ContactExportView(APIView):
+    @extend_schema(
+        responses={200: inline_serializer("ContactExport", {"contact": serializers.DictField()})},
+        summary="Export a contact's personal data (subject access request)",
+    )
+    def get(self, request: Request, contact_id: int) -> Response:
+        principal = require_contact_data_right(request, "export")
+        contact = _contact_for_data_request(principal, contact_id)
+        return Response(
+            contact_export(contact=contact),
+            headers={"Content-Disposition": f'attachment; filename="contact-{contact.pk}.json"'},
+        )
+
+
+def _contact_for_data_request(principal: Any, contact_id: int) -> Contact:
+    """A key acts on the contacts it may read; a person granted the (organisation-wide)
+    permission — a data protection officer — on any contact."""
+    if isinstance(principal, ApiKey):
+        return contact_get_for(principal=principal, contact_id=contact_id)
+    contact = Contact.objects.select_related("account").filter(pk=contact_id).first()
+    if contact is None:
+        raise Http404("No such contact")
+    return contact
+
+
+class ContactEraseInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, help_text="The request's reference.")
+
+
+class ContactEraseView(APIView):
+    @extend_schema(
+        request=ContactEraseInSerializer,
+        responses={
+            200: inline_serializer("ContactErased", {"contact_id": serializers.IntegerField()})
+        },
+        summary="Erase a contact's personal data, keeping aggregates",
+    )
+    def post(self, request: Request, contact_id: int) -> Response:
+        principal = require_contact_data_right(request, "erase")
+        contact = _contact_for_data_request(principal, contact_id)
+        body = ContactEraseInSerializer(data=request.data)
+        if not body.is_valid():
+            raise InvalidInput("Invalid input.", flatten_errors(body.errors))
+        who = f"API key {principal.name}" if isinstance(principal, ApiKey) else ""
+        erasure = contact_erase(
+            contact_id=contact.pk,
+            actor=None if who else principal,
+            note=" — ".join(filter(None, [body.validated_data["reason"], who])),
+        )
+        return Response(erasure.as_dict())
