@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from governance.dashboard.selectors import TrendPoint
 from portal.timefmt import duration_label
 
-WIDTH, HEIGHT = 560, 190
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 24
+WIDTH, HEIGHT = 460, 170
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 
 
 @dataclass(frozen=True)
@@ -138,13 +138,16 @@ def handoffs_chart(points: Sequence[TrendPoint], step: str) -> Chart:
 
 
 def first_response_chart(points: Sequence[TrendPoint], step: str) -> Chart:
-    def minutes(value: object) -> float | None:
-        return None if value is None else value.total_seconds() / 60  # type: ignore[attr-defined]
+    def minutes(value: timedelta | None) -> float | None:
+        return None if value is None else value.total_seconds() / 60
 
     medians = [minutes(p.first_response.median) for p in points]
     p90s = [minutes(p.first_response.p90) for p in points]
-    top = _nice_max(max((v for v in [*medians, *p90s] if v is not None), default=0))
-    frame = _frame(points, step, top, " min")
+    longest = max((v for v in [*medians, *p90s] if v is not None), default=0)
+    # The axis reads in minutes up to an hour and a half, then in hours.
+    per, unit = (60, " h") if longest > 90 else (1, " min")
+    top = _nice_max(longest / per) * per
+    frame = _frame(points, step, top / per, unit)
     slot = frame["slot"]
     lines = []
     for css, values, name in (("line-p90", p90s, "p90"), ("line-median", medians, "median")):

@@ -269,8 +269,9 @@ class RuleRow:
     def stopped(self) -> int:
         return sum(self.actions.get(a, 0) for a in STOPS)
 
-    def __getitem__(self, action: str) -> int:
-        return self.actions.get(action, 0)
+    @property
+    def held(self) -> int:
+        return self.actions.get(TouchAction.HELD, 0)
 
 
 @dataclass(frozen=True)
@@ -482,7 +483,7 @@ def dashboard_figures(*, filters: DashboardFilters) -> Figures:
             RuleRow(kind, str(RULE_KIND_LABELS.get(kind, kind)), name, rule_id, actions)
             for (kind, rule_id, name), actions in rules.items()
         ),
-        key=lambda r: (-r.stopped, -r[TouchAction.HELD], r.name),
+        key=lambda r: (-r.stopped, -r.held, r.name),
     )
 
     # 7. outcome signals
@@ -511,7 +512,7 @@ def dashboard_figures(*, filters: DashboardFilters) -> Figures:
         mix_total=stage_total,
         rules=rule_rows,
         stopped=sum(r.stopped for r in rule_rows),
-        held=sum(r[TouchAction.HELD] for r in rule_rows),
+        held=sum(r.held for r in rule_rows),
         outcomes=outcomes,
         trend=list(trend.values()),
         refreshed_at=refreshed_at,

@@ -98,7 +98,6 @@ def drilldown_view(request: HttpRequest) -> HttpResponse:
         "metrics": HANDOFF_METRICS,
         "trigger_label": TRIGGER_LABELS.get(drill.trigger, ""),
         "priority_label": PRIORITY_LABELS.get(drill.priority, ""),
-        "extra": {"metric": drill.metric, "trigger": drill.trigger, "priority": drill.priority},
     }
     return render(request, "governance/dashboard/drilldown.html", context)
 
