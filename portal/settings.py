@@ -279,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.dashboard.tasks.rollups_refresh",
         "schedule": 30.0,
     },
+    # …and rebuilt whole once a day, for rows deleted from the raw tables.
+    "dashboard-rollups-rebuild": {
+        "task": "governance.dashboard.tasks.rollups_rebuild",
+        "schedule": 86400.0,
+    },
 }
 # Tasks outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["portal.integrations.tasks"]

@@ -95,6 +95,7 @@ HANDED_BACK = Q(status=HandoffStatus.RESOLVED, resume_automation=True)
 HANDOFF_METRICS: dict[str, tuple[str, Q]] = {
     "raised": ("Raised", Q()),
     "responded": ("Answered", RESPONDED),
+    "from_signal": ("Answered, raised by a signal", RESPONDED & Q(signal__isnull=False)),
     "awaiting": ("No reply yet", Q(first_responded_at__isnull=True)),
     "sla_met": ("Met the SLA", SLA_MET),
     "sla_missed": ("Missed the SLA", SLA_MISSED),

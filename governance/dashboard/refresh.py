@@ -26,6 +26,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -82,7 +83,8 @@ class RefreshResult:
 
 
 def rollups_refresh(*, full: bool = False) -> RefreshResult:
-    """Bring every rollup up to date. `full` rebuilds everything (the first run does anyway)."""
+    """Bring every rollup up to date. `full` rebuilds every bucket (the first run does anyway;
+    beat does once a day, which also drops what deleted rows left behind)."""
     started = time.monotonic()
     with transaction.atomic():
         # One run at a time: the row lock is held until this transaction ends; a concurrent
@@ -165,9 +167,13 @@ def _count(keys: dict[int | None, set[date]]) -> int:
 
 
 def _response_times(since: datetime | None) -> None:
-    """Business-time first responses for handoffs first answered since `since`: Python over the
-    new replies only (the calendar arithmetic is handoffs/sla.py's), once per handoff."""
-    answered = Handoff.objects.filter(first_responded_at__isnull=False)
+    """Business-time first responses for handoffs first answered since `since` (all, on a full
+    rebuild) that have none yet for that reply: Python over new replies only (the calendar
+    arithmetic is handoffs/sla.py's), once per handoff, so even a full rebuild reuses them."""
+    known = ResponseTime.objects.filter(
+        handoff_id=OuterRef("pk"), responded_at=OuterRef("first_responded_at")
+    )
+    answered = Handoff.objects.filter(first_responded_at__isnull=False).exclude(Exists(known))
     if since is not None:
         answered = answered.filter(first_responded_at__gte=since)
     calendars: dict[int, Calendar] = {}

@@ -13,3 +13,10 @@ def rollups_refresh_task() -> int:
     """Rebuild the rollup buckets touched since the last run; a run that finds another one
     running returns at once."""
     return rollups_refresh().buckets
+
+
+@shared_task(name="governance.dashboard.tasks.rollups_rebuild", ignore_result=True)
+def rollups_rebuild_task() -> int:
+    """Rebuild every bucket once a day: rows deleted from the raw tables (a contact erased, a
+    journey removed) leave no timestamp for the incremental run to find."""
+    return rollups_refresh(full=True).buckets

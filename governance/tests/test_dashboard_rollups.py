@@ -474,3 +474,32 @@ def test_without_data_a_capability_is_not_measured(org: Org):
     rated = ratings(list(Capability.objects.all()), figures_for(org))
     assert len(rated) == 6
     assert {r.level_label for r in rated} == {"Not measured yet"}
+
+
+@pytest.mark.django_db
+def test_the_daily_rebuild_drops_what_deleted_rows_left_behind(org: Org, fx: Fixture):
+    from governance.dashboard.tasks import rollups_rebuild_task
+
+    # Weeks later (the fixture's rows are older than the look-back), the contact is erased.
+    RefreshState.objects.filter(pk=1).update(watermark=timezone.now() + timedelta(minutes=5))
+    Handoff.objects.filter(pk=fx.h["H2"].pk).delete()
+    rollups_refresh()  # nothing carries a timestamp of the deletion
+    assert figures_for(org).handoffs.raised == 6
+    assert rollups_rebuild_task() > 0
+    assert figures_for(org).handoffs.raised == 5
+    assert figures_for(org).durations["first_response"].n == 4
+
+
+@pytest.mark.django_db
+def test_a_business_time_is_computed_once_per_reply(org: Org, fx: Fixture):
+    from governance.dashboard.models import ResponseTime
+
+    h6 = ResponseTime.objects.get(handoff=fx.h["H6"])
+    assert h6.business_seconds == 30 * 60
+    ResponseTime.objects.filter(pk=h6.pk).update(business_seconds=31 * 60)
+    rollups_refresh(full=True)  # reuses it: the calendar is not walked again
+    assert ResponseTime.objects.get(handoff=fx.h["H6"]).business_seconds == 31 * 60
+    later = fx.h["H6"].first_responded_at + timedelta(minutes=30)
+    Handoff.objects.filter(pk=fx.h["H6"].pk).update(first_responded_at=later)
+    rollups_refresh(full=True)  # a different first reply: computed afresh
+    assert ResponseTime.objects.get(handoff=fx.h["H6"]).business_seconds == 60 * 60

@@ -226,3 +226,53 @@ def _q(text: str) -> Any:
     from django.http import QueryDict
 
     return QueryDict(text)
+
+
+@pytest.mark.django_db
+def test_each_duration_tile_links_to_the_handoffs_it_measured(org: Org, fx: Fixture):
+    lee = client_for(org, "lee")
+    html = lee.get(f"/governance/?{PERIOD}").content.decode()
+    assert 'metric=from_signal">2 answered' in html  # speed-to-lead: H1 and H3
+    assert 'metric=responded">5 answered' in html  # first response: every answered handoff
+    page = lee.get(f"/governance/handoffs/?{PERIOD}&metric=from_signal").content.decode()
+    assert "Answered, raised by a signal: 2 handoffs" in page
+
+
+@pytest.mark.django_db
+def test_ops_tune_a_capability_in_admin_and_bad_thresholds_are_refused(org: Org):
+    from django.contrib.auth.models import Permission
+
+    from governance.dashboard.models import Capability
+
+    olive = org.users["olive"]
+    olive.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="dashboard",
+            codename__in=["view_capability", "change_capability"],
+        )
+    )
+    client = client_for(org, "olive")
+    capability = Capability.objects.get(key="governance")
+    url = f"/admin/dashboard/capability/{capability.pk}/change/"
+    assert client.get("/admin/dashboard/capability/").status_code == 200
+    form = {
+        "name": capability.name,
+        "owner": "Chief Revenue Officer",
+        "ad_hoc": capability.ad_hoc,
+        "operationalised": capability.operationalised,
+        "kpi": "sla_adherence",
+        "developing_at": "60",
+        "defined_at": "80",
+        "managed_at": "70",
+        "operationalised_at": "95",
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200
+    assert "each level&#x27;s threshold must be at least the last" in refused.content.decode()
+    capability.refresh_from_db()
+    assert capability.owner == "Revenue leadership"
+    form["managed_at"] = "90"
+    assert client.post(url, form).status_code == 302
+    capability.refresh_from_db()
+    assert (capability.owner, capability.managed_at) == ("Chief Revenue Officer", 90)
+    assert client.get("/admin/dashboard/capability/add/").status_code == 403
