@@ -90,3 +90,64 @@ def test_ops_drafts_publishes_and_rolls_back_a_rule_change(
     rule.refresh_from_db()
     assert (rule.priority, rule.version) == ("urgent", 3)
     assert RuleDraft.objects.get().status == "published"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_calendar_draft_reads_as_hours_and_a_leader_reads_the_audit_only(
+    server: e2e.LiveServer, browser: Any, org: Org
+) -> None:
+    from datetime import time
+
+    from playwright.sync_api import expect
+
+    from governance.models import BusinessCalendar, OpeningPeriod
+    from governance.versions.services import draft_change_save, draft_publish
+
+    office = BusinessCalendar.objects.create(
+        name="Sales office", team=org.teams["sales"], holiday_country="GB"
+    )
+    for day in range(5):
+        OpeningPeriod.objects.create(calendar=office, weekday=day, starts=time(9), ends=time(17))
+    longer = [
+        {"weekday": d, "starts": "08:30:00", "ends": "18:00:00", "overnight": False}
+        for d in range(5)
+    ]
+    olive, lee = org.users["olive"], org.users["lee"]
+    change = draft_change_save(
+        user=olive,
+        model=BusinessCalendar,
+        pk=office.pk,
+        values={"time_zone": "Europe/Dublin"},
+        related={"periods": longer},
+        title="Longer Sales hours",
+        note="Cover the US morning",
+    )
+    e2e.set_server_password([olive, lee], PASSWORD)
+
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        with server.log_on_failure():
+            e2e_login(page, server, "olive", f"/governance/drafts/{change.draft_id}/")
+            expect(page.locator(".diff")).to_contain_text("Mon–Fri 08:30–18:00")
+            expect(page.locator(".diff")).to_contain_text("Europe/Dublin")
+            e2e.screenshot(page, "versions-6-calendar-draft")
+            draft_publish(draft_id=change.draft_id, user=olive)
+
+            page.context.clear_cookies()
+            e2e_login(page, server, "lee", "/governance/audit/")
+            expect(page.locator(".audit-entry")).to_have_count(1)
+            expect(page.locator(".audit-entry")).to_contain_text("Cover the US morning")
+            expect(page.get_by_role("link", name="Roll back…")).to_have_count(0)
+            e2e.screenshot(page, "versions-7-leader-audit")
+    finally:
+        context.close()
+
+
+def e2e_login(page: Any, server: e2e.LiveServer, username: str, next_url: str) -> None:
+    page.goto(f"{server.url}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{server.url}{next_url}")

@@ -339,7 +339,8 @@ def test_a_calendar_draft_replaces_its_periods_and_the_diff_names_them(org: Org)
     view = draft_changes(change.draft)[0]
     assert {"field": "Time zone", "old": "Europe/London", "new": "Europe/Paris"} in view.rows
     period_row = next(r for r in view.rows if r["field"] == "Opening periods")
-    assert "Monday 09:00–17:30" in period_row["added"]
+    assert (period_row["old"], period_row["new"]) == ("Mon–Fri 09:00–17:00", "Mon–Fri 09:00–17:30")
+    assert period_row["added"] == ""  # the whole set changed: old → new says it
     assert set(row.periods.values_list("ends", flat=True)) == {time(17)}
 
     entry = draft_publish(draft_id=change.draft_id, user=org.users["olive"])
@@ -350,6 +351,29 @@ def test_a_calendar_draft_replaces_its_periods_and_the_diff_names_them(org: Org)
     row.refresh_from_db()
     assert row.time_zone == "Europe/London"
     assert sorted(set(row.periods.values_list("ends", flat=True))) == [time(17)]
+
+
+def test_a_calendar_diff_names_the_periods_added_and_removed_when_some_stay(org: Org) -> None:
+    row = calendar(org)
+    periods = [
+        {"weekday": d, "starts": "09:00:00", "ends": "17:00:00", "overnight": False}
+        for d in range(4)
+    ] + [{"weekday": 5, "starts": "10:00:00", "ends": "14:00:00", "overnight": False}]
+    change = draft_change_save(
+        user=org.users["olive"],
+        model=BusinessCalendar,
+        pk=row.pk,
+        values={},
+        related={"periods": periods},
+    )
+
+    (period_row,) = draft_changes(change.draft)[0].rows
+
+    assert period_row["new"] == "Mon–Thu 09:00–17:00; Sat 10:00–14:00"
+    assert (period_row["removed"], period_row["added"]) == (
+        "Friday 09:00–17:00",
+        "Saturday 10:00–14:00",
+    )
 
 
 def test_overlapping_periods_in_a_draft_are_refused(org: Org) -> None:
@@ -561,3 +585,23 @@ def test_the_migration_gives_existing_rows_an_initial_version_once(org: Org) -> 
 
 def test_snapshots_of_the_same_state_are_equal(org: Org) -> None:
     assert snapshot(org.rule) == snapshot(HandoffRule.objects.get(pk=org.rule.pk))
+
+
+def test_the_demo_publishes_one_change_and_leaves_one_draft_open_once(org: Org) -> None:
+    from governance.demo import seed_governance
+    from governance.versions.demo import seed_versions
+
+    seed_governance()
+
+    seed_versions()
+    seed_versions()
+
+    entry = RuleRevision.objects.get()
+    (row,) = entry.changes.get().diff
+    assert (row["field"], row["new"]) == ("First response minutes", "5")
+    (published, open_draft) = RuleDraft.objects.order_by("id")
+    assert published.status == DraftStatus.PUBLISHED
+    assert open_draft.status == DraftStatus.OPEN
+    assert draft_proposed_changes(open_draft)[0].values["condition"]["value"] == 40000
+    org.rule.refresh_from_db()
+    assert org.rule.condition["value"] == 50000

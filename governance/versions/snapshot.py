@@ -174,10 +174,21 @@ def _related_names(
     return names
 
 
-def child_label(
-    child_model: type[models.Model], parent: type[models.Model], values: dict[str, Any]
-) -> str:
-    return str(child_model(**typed(child_model, values, parent)))
+def _children(
+    child_model: type[models.Model], parent: type[models.Model], values: list[dict[str, Any]]
+) -> list[models.Model]:
+    """Unsaved child rows in their model's own order (a calendar's periods by day and time)."""
+    order = [name.lstrip("-") for name in child_model._meta.ordering]
+    rows = [child_model(**typed(child_model, v, parent)) for v in values]
+    return sorted(rows, key=lambda row: tuple(getattr(row, name) for name in order))
+
+
+def _summary(model: type[models.Model], name: str, rows: list[models.Model]) -> str:
+    if model._meta.label_lower == "governance.businesscalendar" and name == "periods":
+        from governance.sla_admin import hours_summary  # as the calendar list shows them
+
+        return hours_summary(rows)  # type: ignore[arg-type]
+    return "; ".join(str(row) for row in rows)
 
 
 def diff(
@@ -208,16 +219,19 @@ def diff(
         new_set = (after or {}).get("related", {}).get(name, [])
         if _sorted_children(old_set) == _sorted_children(new_set):
             continue
-        old_labels = [child_label(child_model, model, c) for c in _sorted_children(old_set)]
-        new_labels = [child_label(child_model, model, c) for c in _sorted_children(new_set)]
+        old_objs = _children(child_model, model, old_set)
+        new_objs = _children(child_model, model, new_set)
+        old_labels, new_labels = [str(o) for o in old_objs], [str(o) for o in new_objs]
+        kept = set(old_labels) & set(new_labels)
         label = str(child_model._meta.verbose_name_plural)
         rows.append(
             {
                 "field": label[:1].upper() + label[1:],
-                "old": "; ".join(old_labels) or NONE,
-                "new": "; ".join(new_labels) or NONE,
-                "removed": "; ".join(x for x in old_labels if x not in new_labels),
-                "added": "; ".join(x for x in new_labels if x not in old_labels),
+                "old": _summary(model, name, old_objs) if old_objs else NONE,
+                "new": _summary(model, name, new_objs) if new_objs else NONE,
+                # Which ones, when only some changed (a whole new set reads best as old → new).
+                "removed": "; ".join(x for x in old_labels if x not in kept) if kept else "",
+                "added": "; ".join(x for x in new_labels if x not in kept) if kept else "",
             }
         )
     return rows
@@ -233,7 +247,6 @@ def describe(model: type[models.Model], snap: Snapshot) -> str:
 
 __all__ = [
     "Snapshot",
-    "child_label",
     "describe",
     "diff",
     "fingerprint",
