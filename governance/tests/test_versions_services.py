@@ -485,6 +485,25 @@ def test_a_roll_back_that_would_delete_a_row_in_use_is_refused(org: Org) -> None
     assert BusinessCalendar.objects.filter(name="New office").exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_people_rolling_back_the_same_entry_at_once_roll_it_back_once(org: Org) -> None:
+    olive = org.users["olive"]
+    entry = draft_publish(draft_id=draft_rule_change(org, priority="high").draft_id, user=olive)
+
+    def roll_back() -> Any:
+        try:
+            return version_rollback(entry_id=entry.pk, user=olive)
+        except Conflict as lost:
+            return lost
+
+    results = run_concurrently([roll_back, roll_back])
+
+    assert sum(isinstance(r, RuleRevision) for r in results) == 1
+    assert "already rolled back" in next(r for r in results if isinstance(r, Conflict)).detail
+    assert RuleRevision.objects.filter(rollback_of=entry).count() == 1
+    assert HandoffRule.objects.get().version == 3
+
+
 @pytest.mark.parametrize(("who", "allowed"), [("olive", True), ("lee", False), ("morgan", False)])
 def test_only_ops_of_the_team_roll_back(org: Org, who: str, allowed: bool) -> None:
     entry = draft_publish(
