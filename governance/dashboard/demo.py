@@ -25,7 +25,7 @@ from governance.dashboard.maturity import capabilities_ensure
 from governance.dashboard.refresh import rollups_refresh
 from governance.policies.choices import RuleKind, TouchAction
 from governance.policies.models import FrequencyCap, QuietHours, ToneRule, TouchDecision
-from governance.selectors import sla_terms
+from governance.selectors import SlaTerms, sla_terms
 from handoffs.choices import Channel, Direction, HandoffStatus, Priority, SlaTarget, Trigger
 from handoffs.models import Conversation, Handoff, Message
 from handoffs.sla import add_business_time, next_opening
@@ -111,6 +111,7 @@ class _History:
         self.journey_ids = {j.slug: j.pk for j in Journey.objects.all()}
         self.rules = self._rules()
         self.batch = _Batch()
+        self.terms: dict[tuple[int, str], SlaTerms] = {}
         self.n = 0
 
     # ---- the shape of a day -------------------------------------------------------------
@@ -295,9 +296,7 @@ class _History:
         who: str,
     ) -> None:
         team = self.teams[team_slug]
-        terms = sla_terms(
-            team_id=team.pk, priority=priority, team_default_minutes=team.first_response_minutes
-        )
+        terms = self._terms(team, priority)
         created = at + timedelta(seconds=self.rng.randint(2, 30))
         started = next_opening(created, terms.calendar)
         minutes = terms.first_response_minutes or team.first_response_minutes
@@ -361,6 +360,14 @@ class _History:
                 responded + timedelta(minutes=20),
                 "Thanks, that helps.",
             )
+
+    def _terms(self, team: Team, priority: str) -> SlaTerms:
+        key = (team.pk, priority)
+        if key not in self.terms:
+            self.terms[key] = sla_terms(
+                team_id=team.pk, priority=priority, team_default_minutes=team.first_response_minutes
+            )
+        return self.terms[key]
 
     def _message(
         self,
@@ -498,7 +505,7 @@ class _History:
         Signal.objects.bulk_create([s for s, _ in b.signals], batch_size=500)
         for signal, received in b.signals:
             signal.received_at = received  # auto_now_add stamped "now"; history arrived then
-        Signal.objects.bulk_update([s for s, _ in b.signals], ["received_at"], batch_size=500)
+        Signal.objects.bulk_update([s for s, _ in b.signals], ["received_at"], batch_size=2000)
         for handoff in b.handoffs:
             handoff.contact_id = handoff.contact.pk
             handoff.signal_id = handoff.signal.pk if handoff.signal else None
@@ -532,7 +539,7 @@ class _History:
         for message, at, _, _ in b.messages:
             message.created_at = at
         Message.objects.bulk_update(
-            [m for m, _, _, _ in b.messages], ["created_at"], batch_size=500
+            [m for m, _, _, _ in b.messages], ["created_at"], batch_size=2000
         )
         for decision, enrollment in b.decisions:
             decision.contact_id = decision.contact.pk

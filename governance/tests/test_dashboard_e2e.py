@@ -75,6 +75,8 @@ def test_lee_lands_on_the_dashboard_filters_reads_a_definition_and_drills_down(
             expect(tip).to_be_hidden()
             page.focus("#kpi-sla_adherence + .def-wrap button.def")
             expect(page.locator("#def-sla_adherence")).to_be_visible()
+            page.keyboard.press("Escape")  # dismissable without moving focus (WCAG 1.4.13)
+            expect(page.locator("#def-sla_adherence")).to_be_hidden()
 
             # Drill down: the number links to the handoffs behind it, each to its page.
             page.select_option("#filter-team", "")

@@ -11,6 +11,22 @@
     });
   }
 
+  // Escape hides a definition shown on hover or focus (WCAG 1.4.13) until the pointer leaves.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll(".def-wrap:hover, .def-wrap:focus-within").forEach(function (wrap) {
+      wrap.dataset.dismissed = "1";
+    });
+  });
+  document.addEventListener("mouseout", function (event) {
+    const wrap = event.target.closest && event.target.closest(".def-wrap");
+    if (wrap && !wrap.contains(event.relatedTarget)) delete wrap.dataset.dismissed;
+  });
+  document.addEventListener("focusout", function (event) {
+    const wrap = event.target.closest && event.target.closest(".def-wrap");
+    if (wrap) delete wrap.dataset.dismissed;
+  });
+
   function wire() {
     const form = document.getElementById("dash-filters");
     if (!form || form.dataset.wired) return;
