@@ -456,8 +456,9 @@ def _suppressions(since: datetime | None) -> int:
         SuppressionDaily.objects.all().delete()
         scope = Q()
     else:
+        # Decisions are counted by the day they were made; settling one changes no count (a
+        # deferred touch that went out is a decision of its own).
         days = _days_touched(TouchDecision, "created_at", since)
-        days |= _days_touched(TouchDecision, "settled_at", since)
         if not days:
             return 0
         SuppressionDaily.objects.filter(day__in=sorted(days)).delete()

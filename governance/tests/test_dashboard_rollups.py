@@ -503,3 +503,21 @@ def test_a_business_time_is_computed_once_per_reply(org: Org, fx: Fixture):
     Handoff.objects.filter(pk=fx.h["H6"].pk).update(first_responded_at=later)
     rollups_refresh(full=True)  # a different first reply: computed afresh
     assert ResponseTime.objects.get(handoff=fx.h["H6"]).business_seconds == 60 * 60
+
+
+@pytest.mark.django_db
+def test_the_refresh_is_set_based_its_queries_do_not_grow_with_the_rows(org: Org, fx: Fixture):
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n: int) -> int:
+        for i in range(n):
+            fx.handoff(
+                f"more{n}-{i}", "sales", Trigger.MANUAL, Priority.LOW, at(D1, 15), at(D1, 16),
+                replied=at(D1, 15, 5),
+            )  # fmt: skip
+        with CaptureQueriesContext(connection) as captured:
+            rollups_refresh()
+        return len(captured.captured_queries)
+
+    assert add(3) == add(30)
+    assert figures_for(org).handoffs.raised == 6 + 33
