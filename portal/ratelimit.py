@@ -163,7 +163,10 @@ class PortalWriteRateLimitMiddleware:
 
 
 def too_many_requests(request: HttpRequest, bucket: Bucket, decision: Decision) -> HttpResponse:
-    message = refusal_message(bucket, decision)
+    message = (
+        f"You have sent more than {decision.limit} changes this minute. "
+        f"Try again in {decision.retry_after} s."
+    )
     context = {"message": message, "retry_after": decision.retry_after}
     if request.headers.get("HX-Request") == "true":
         body = render_to_string("429.html#toast", context, request=request)

@@ -166,7 +166,7 @@ def test_portal_writes_over_the_limit_get_a_429_page_and_change_nothing(org, set
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) >= 1
     page = refused.content.decode()
-    assert "Too many requests" in page and "Nothing was saved" in page
+    assert "more than 2 changes this minute" in page and "Nothing was saved" in page
     assert Availability.objects.get(user=org.users["riley"]).status == AvailabilityStatus.AWAY
 
 
