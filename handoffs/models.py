@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 from handoffs.choices import (
     ACTIVE_STATUSES,
@@ -104,10 +104,9 @@ class Handoff(models.Model):
                 name="handoff_active_team_due",
             ),
             # The inbox: by the running SLA clock (handoffs/selectors.py inbox_queryset).
+            # PostgreSQL sorts ascending NULLS LAST by default, as the inbox asks.
             models.Index(
-                "team",
-                F("sla_due_at").asc(nulls_last=True),
-                "id",
+                fields=["team", "sla_due_at", "id"],
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="handoff_active_team_sla",
             ),
