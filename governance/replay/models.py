@@ -3,13 +3,17 @@ writes: its progress while it runs, then both columns of counts, or why it faile
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from governance.replay.choices import FINISHED, RunStatus
 
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 90, 7
+STALL_AFTER = timedelta(minutes=5)
 
 
 class ReplayRun(models.Model):
@@ -41,6 +45,9 @@ class ReplayRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the worker running it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -61,6 +68,15 @@ class ReplayRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def stalled(self) -> bool:
+        """Waiting or running with no sign of life for STALL_AFTER: its worker stopped (a
+        restart, a lost task). The page says so and stops polling."""
+        if self.finished:
+            return False
+        last = self.heartbeat_at or self.started_at or self.created_at
+        return last is not None and timezone.now() - last > STALL_AFTER
 
     @property
     def percent(self) -> int:

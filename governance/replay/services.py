@@ -112,7 +112,7 @@ def replay_execute(*, run_id: int, changes: list[ProposedChange] | None = None) 
     draft's (tests and programs replaying a ProposedChange list)."""
     now = timezone.now()
     won = ReplayRun.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
-        status=RunStatus.RUNNING, started_at=now
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
     )
     if won != 1:
         return None  # another worker has it, or it already ran
@@ -169,7 +169,7 @@ class _Progress:
 
     def __init__(self, run_id: int, total: int) -> None:
         self.run_id, self.total, self._last = run_id, total, 0.0
-        ReplayRun.objects.filter(pk=run_id).update(done=0, total=total)
+        ReplayRun.objects.filter(pk=run_id).update(done=0, total=total, heartbeat_at=timezone.now())
 
     def offset(self, base: int) -> Any:
         def report(done: int, _total: int) -> None:
@@ -178,6 +178,8 @@ class _Progress:
             moment = time.monotonic()
             if moment - self._last >= PROGRESS_EVERY_SECONDS:
                 self._last = moment
-                ReplayRun.objects.filter(pk=self.run_id).update(done=min(self.total, base + done))
+                ReplayRun.objects.filter(pk=self.run_id).update(
+                    done=min(self.total, base + done), heartbeat_at=timezone.now()
+                )
 
         return report

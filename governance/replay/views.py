@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from governance.replay.models import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
 from governance.replay.ruleset import describe, ruleset_live
@@ -75,6 +75,7 @@ def replay_start_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def replay_run_view(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get_for(user=request.user, run_id=run_id)  # 404 when not theirs
     context: dict[str, Any] = {"run": run}
@@ -87,6 +88,7 @@ def replay_run_view(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def replay_list_view(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_superuser or reads_rules(user=request.user)):
         log_not_visible(request.user, "replay list")

@@ -378,3 +378,25 @@ def test_a_draft_saved_as_ops_do_replays_through_governance_versions(org, api_ke
     )
     assert run.result["draft"]["handoffs"]["total"] == run.result["live"]["handoffs"]["total"] + 1
     assert browser(org.users["riley"]).get(f"/governance/replay/{run.pk}/").status_code == 404
+
+
+def test_a_run_with_no_sign_of_life_for_five_minutes_says_so_and_stops_polling(org):
+    long_ago = timezone.now() - timedelta(minutes=6)
+    window = {"window_start": long_ago - timedelta(days=7), "window_end": long_ago}
+    lost = ReplayRun.objects.create(days=7, status="running", heartbeat_at=long_ago, **window)
+    unpicked = ReplayRun.objects.create(days=7, **window)
+    ReplayRun.objects.filter(pk=unpicked.pk).update(created_at=long_ago)
+    alive = ReplayRun.objects.create(
+        days=7, status="running", heartbeat_at=timezone.now(), **window
+    )
+    client = browser(org.users["olive"])
+
+    lost_page = client.get(f"/governance/replay/{lost.pk}/").content.decode()
+    unpicked_page = client.get(f"/governance/replay/{unpicked.pk}/").content.decode()
+    alive_page = client.get(f"/governance/replay/{alive.pk}/").content.decode()
+
+    assert "the worker running it stopped" in lost_page
+    assert "no worker picked it up" in unpicked_page
+    assert 'hx-trigger="every 1s"' not in lost_page + unpicked_page
+    assert 'hx-trigger="every 1s"' in alive_page
+    assert client.post(f"/governance/replay/{alive.pk}/").status_code == 405
