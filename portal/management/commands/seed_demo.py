@@ -13,6 +13,7 @@ from django.db import transaction
 from governance.dashboard.demo import seed_history
 from governance.demo import seed_governance
 from governance.policies.demo import seed_policies, seed_policy_samples
+from governance.versions.demo import seed_versions
 from handoffs.choices import Priority, Trigger
 from handoffs.models import Handoff
 from handoffs.services import InboundMessage, handoff_claim, handoff_reply, message_receive
@@ -594,6 +595,7 @@ class Command(BaseCommand):
         seed_policies()  # caps, quiet hours, tone rules (docs/governance.md)
         seed_policy_samples()  # four contacts each stopped by a different rule
         seed_history()  # weeks of history behind the dashboard (governance/dashboard/demo.py)
+        seed_versions()  # one published change and an open draft to replay
         _, raw_key = api_key_create(name="demo integration", can_read_handoffs=True)
         password = settings.BATON_DEMO_PASSWORD
         self.stdout.write("Baton demo is ready. Log in at /accounts/login/ with:")
