@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date, time
 from typing import Any
 
 from django.db.models import Count, Max
@@ -132,17 +134,24 @@ def _calendar_of(hours: TeamHours) -> Calendar:
 
 
 def calendar_build(row: BusinessCalendar) -> Calendar:
-    """The pure calendar for a stored one. A time zone that no longer exists (admin refuses
-    unknown ones) falls back to UTC rather than stopping every due time."""
-    periods = tuple(
-        WorkPeriod(p.weekday, p.starts, p.ends)
-        for p in row.periods.all().only("weekday", "starts", "ends")
-    )
-    holidays = frozenset(row.holidays.values_list("date", flat=True))
+    """The pure calendar for a stored one."""
+    periods = [
+        (p.weekday, p.starts, p.ends) for p in row.periods.all().only("weekday", "starts", "ends")
+    ]
+    return calendar_of(row, periods, row.holidays.values_list("date", flat=True))
+
+
+def calendar_of(
+    row: BusinessCalendar, periods: Iterable[tuple[int, time, time]], holidays: Iterable[date]
+) -> Calendar:
+    """The pure calendar for a calendar row with these opening periods (weekday, starts, ends)
+    and holiday dates — stored ones, or a draft's (governance/replay/ruleset.py). A time zone
+    that no longer exists (admin refuses unknown ones) falls back to UTC rather than stopping
+    every due time."""
     fields = {
-        "periods": periods,
+        "periods": tuple(WorkPeriod(*p) for p in periods),
         "always_open": row.always_open,
-        "holidays": holidays,
+        "holidays": frozenset(holidays),
         "holiday_country": row.holiday_country,
         "holiday_subdivision": row.holiday_subdivision,
     }

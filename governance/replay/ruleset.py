@@ -30,9 +30,9 @@ from governance.models import (
 from governance.policies.choices import RuleKind
 from governance.policies.models import FrequencyCap, QuietHours, ToneRule
 from governance.policies.rules import Ruleset, _unique, tone_rule
-from governance.selectors import SlaTerms
+from governance.selectors import SlaTerms, calendar_of
 from governance.touches import CapRule, QuietRule
-from handoffs.sla import ALWAYS_OPEN, Calendar, WorkPeriod
+from handoffs.sla import ALWAYS_OPEN, Calendar
 from journeys.models import HandoffRule
 
 log = logging.getLogger("baton.governance")
@@ -164,25 +164,13 @@ class RuleSet:
         row = self._of(BusinessCalendar).get(key)
         if row is None:  # the draft deleted the calendar a team still uses: as with none
             return ALWAYS_OPEN
-        periods = tuple(
-            WorkPeriod(p.weekday, p.starts, p.ends)
-            for p in sorted(
-                (p for p in self._of(OpeningPeriod).values() if p.calendar_id == key),
-                key=lambda p: (p.weekday, p.starts),
-            )
+        periods = sorted(
+            (p.weekday, p.starts, p.ends)
+            for p in self._of(OpeningPeriod).values()
+            if p.calendar_id == key
         )
-        holidays = frozenset(h.date for h in self._of(Holiday).values() if h.calendar_id == key)
-        fields = {
-            "periods": periods,
-            "always_open": row.always_open,
-            "holidays": holidays,
-            "holiday_country": row.holiday_country,
-            "holiday_subdivision": row.holiday_subdivision,
-        }
-        try:
-            return Calendar(time_zone=row.time_zone, **fields)
-        except ValueError:  # as calendar_build: an unknown zone reads in UTC
-            return Calendar(time_zone="UTC", **fields)
+        holidays = (h.date for h in self._of(Holiday).values() if h.calendar_id == key)
+        return calendar_of(row, periods, holidays)
 
     def _hours_of(self, team_id: int) -> TeamHours | None:
         memo = ("hours", team_id)
