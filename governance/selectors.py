@@ -56,6 +56,29 @@ def sla_terms(
         if rule_id is not None and not step_minutes
         else None
     )
+    calendar = _calendar_of(hours) if hours is not None else ALWAYS_OPEN
+    return terms_from(
+        hours=hours,
+        policy=policy,
+        calendar=calendar,
+        rule_minutes=rule_minutes,
+        step_minutes=step_minutes,
+        team_default_minutes=team_default_minutes,
+    )
+
+
+def terms_from(
+    *,
+    hours: TeamHours | None,
+    policy: SlaPolicy | None,
+    calendar: Calendar,
+    rule_minutes: int | None,
+    step_minutes: int | None,
+    team_default_minutes: int,
+) -> SlaTerms:
+    """The precedence (docs/sla.md), over rows read from the database or a replayed draft's
+    (governance/replay/ruleset.py): a step's own first-reply minutes, then the rule's, then the
+    team × priority policy's, then the team's default."""
     if step_minutes:
         first, source = step_minutes, "journey step"
     elif rule_minutes:
@@ -64,10 +87,9 @@ def sla_terms(
         first, source = policy.first_response_minutes, "SLA policy"
     else:
         first, source = team_default_minutes, "team default"
-    calendar = _calendar_of(hours) if hours is not None else ALWAYS_OPEN
     reply = ""
     if hours is not None and hours.after_hours_reply_enabled:
-        reply = hours.after_hours_reply.strip()
+        reply = (hours.after_hours_reply or "").strip()
     base = SlaTerms(
         calendar=calendar,
         first_response_minutes=first,

@@ -11,7 +11,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from governance.models import (
 from governance.policies.choices import RuleKind
 from governance.policies.models import FrequencyCap, QuietHours, ToneRule
 from governance.policies.rules import Ruleset, _unique, tone_rule
-from governance.selectors import SlaTerms, calendar_of
+from governance.selectors import SlaTerms, calendar_of, terms_from
 from governance.touches import CapRule, QuietRule
 from handoffs.sla import ALWAYS_OPEN, Calendar
 from journeys.models import HandoffRule
@@ -86,7 +86,7 @@ class RuleSet:
                 return row.first_response_minutes
         return None
 
-    # --- SLA terms (mirrors governance.selectors.sla_terms over these rows) ------------------
+    # --- SLA terms (governance.selectors.terms_from over these rows) ----------------------------
 
     def terms(
         self,
@@ -109,34 +109,14 @@ class RuleSet:
             ),
             None,
         )
-        rule_minutes = self.rule_minutes(rule_key) if not step_minutes else None
-        if step_minutes:
-            first, source = step_minutes, "journey step"
-        elif rule_minutes:
-            first, source = rule_minutes, "handoff rule"
-        elif policy is not None and policy.first_response_minutes:
-            first, source = policy.first_response_minutes, "SLA policy"
-        else:
-            first, source = team_default_minutes, "team default"
-        reply = ""
-        if hours is not None and hours.after_hours_reply_enabled:
-            reply = (hours.after_hours_reply or "").strip()
-        terms = SlaTerms(
+        terms = terms_from(
+            hours=hours,
+            policy=policy,
             calendar=self.team_calendar(team_id),
-            first_response_minutes=first,
-            first_response_from=source,
-            after_hours_reply=reply,
-            has_hours=hours is not None and hours.calendar_id is not None,
+            rule_minutes=self.rule_minutes(rule_key) if not step_minutes else None,
+            step_minutes=step_minutes,
+            team_default_minutes=team_default_minutes,
         )
-        if policy is not None:
-            terms = replace(
-                terms,
-                next_response_minutes=policy.next_response_minutes,
-                resolution_minutes=policy.resolution_minutes,
-                pause_while_waiting=policy.pause_while_waiting,
-                on_breach=policy.on_breach,
-                alerts_in_business_hours=policy.alerts_in_business_hours,
-            )
         self._memo[key] = terms
         return terms
 
