@@ -406,12 +406,14 @@ def test_a_second_refresh_steps_aside_while_one_runs(org: Org):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: SQLite (the embedded demo) serialises writers instead")
     build(org)
+    # The migration makes the row; a flush by an earlier test may have removed it. Made and
+    # committed here, so the second run meets the lock, not an uncommitted insert.
+    RefreshState.objects.get_or_create(pk=1)
     holding, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
         try:
             with transaction.atomic():
-                RefreshState.objects.get_or_create(pk=1)
                 RefreshState.objects.select_for_update().get(pk=1)
                 holding.set()
                 release.wait(10)
