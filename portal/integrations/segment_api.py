@@ -124,7 +124,13 @@ def _header_key(header: str) -> str | None:
 def segment_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response = api_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict):
-        code = {400: "invalid_request", 401: "unauthorized", 409: "conflict", 413: "too_large"}
+        code = {
+            400: "invalid_request",
+            401: "unauthorized",
+            409: "conflict",
+            413: "too_large",
+            429: "rate_limited",
+        }
         response.data = {
             "success": False,
             "code": code.get(response.status_code, "error"),
