@@ -13,16 +13,24 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 log = logging.getLogger("baton.embedded")
 
 
-def _run(task_path: str) -> None:
+def _task(name: str) -> Any:
+    """The task beat would send, by its registered name (as Celery resolves it: a task's name
+    need not be an importable path)."""
+    from portal.celery import app
+
+    app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    return app.tasks[name]
+
+
+def _run(task_name: str) -> None:
     try:
-        import_string(task_path)()
+        _task(task_name)()
     except Exception:
-        log.exception("embedded run of %s failed", task_path)
+        log.exception("embedded run of %s failed", task_name)
 
 
 async def run_timer(tick_seconds: float = 1.0) -> None:
