@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,9 +18,10 @@ from django.conf import settings
 log = logging.getLogger("baton.embedded")
 
 
+@cache
 def _task(name: str) -> Any:
     """The task beat would send, by its registered name (as Celery resolves it: a task's name
-    need not be an importable path)."""
+    need not be an importable path). Looked up once per name."""
     from portal.celery import app
 
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
