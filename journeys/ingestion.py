@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from handoffs.services import RaiseRequest, handoff_raise
@@ -24,6 +25,7 @@ from journeys.playbook.choices import persona_from
 from journeys.selectors import exchange_rates
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
+from portal.groupcommit import GroupCommit
 from portal.models import ApiKey
 from portal.timefmt import iso
 
@@ -59,12 +61,57 @@ def body_hash(raw: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Single:
+    api_key: ApiKey | None
+    data: dict[str, Any]
+    raw_hash: str
+
+
 def signal_ingest(*, api_key: ApiKey | None, data: dict[str, Any], raw_hash: str) -> Accepted:
-    """One signal. Repeats answer like the first; a reused key with another body is a 409."""
-    result, accepted = _ingest([_Item(0, data, raw_hash, data.get("idempotency_key"))], api_key)
-    if result.errors:
-        raise Conflict(result.errors[0]["errors"]["idempotency_key"][0])
-    return accepted[0]
+    """One signal. Repeats answer like the first; a reused key with another body is a 409.
+
+    Signals sent at the same moment share one transaction (portal/groupcommit.py) where
+    settings allow it: each request still answers only once its own signal and everything its
+    rules decided are committed."""
+    single = _Single(api_key, data, raw_hash)
+    if settings.BATON_INGEST_GROUP_COMMIT:
+        outcome = _group_commit.submit(single)
+    else:
+        outcome = _ingest_singles([single])[0]
+    if isinstance(outcome, str):
+        raise Conflict(outcome)
+    return outcome
+
+
+def _ingest_singles(singles: Sequence[_Single]) -> list[Accepted | str]:
+    """Each signal's answer, or the reason it was refused, in order: one transaction per API
+    key among them (nearly always one)."""
+    outcomes: list[Accepted | str] = [""] * len(singles)
+    by_key: dict[int | None, list[int]] = {}
+    for position, single in enumerate(singles):
+        by_key.setdefault(single.api_key.pk if single.api_key else None, []).append(position)
+    for positions in by_key.values():
+        api_key = singles[positions[0]].api_key
+        items = [
+            _Item(p, singles[p].data, singles[p].raw_hash, singles[p].data.get("idempotency_key"))
+            for p in positions
+        ]
+        result, answers = _ingest(items, api_key)
+        for error in result.errors:
+            outcomes[error["index"]] = error["errors"]["idempotency_key"][0]
+        for position, accepted in answers.items():
+            outcomes[position] = accepted
+    return outcomes
+
+
+_group_commit: GroupCommit[_Single, Accepted | str] = GroupCommit(
+    _ingest_singles,
+    name="signal-intake",
+    # A broken batch is re-run signal by signal, so one bad signal fails alone; an outage
+    # (the database is gone) fails them all at once.
+    isolate=lambda exc: not isinstance(exc, OperationalError | InterfaceError),
+)
 
 
 def signal_ingest_batch(
@@ -76,7 +123,7 @@ def signal_ingest_batch(
     return result
 
 
-def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, list[Accepted]]:
+def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, dict[int, Accepted]]:
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -89,10 +136,12 @@ def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, li
     raise Conflict("Signals are being delivered concurrently with the same keys; retry.")
 
 
-def _ingest_once(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, list[Accepted]]:
+def _ingest_once(
+    items: list[_Item], api_key: ApiKey | None
+) -> tuple[BatchResult, dict[int, Accepted]]:
     result = BatchResult()
     answers: dict[int, Accepted] = {}
-    fresh = _split_duplicates(items, api_key, result, answers)
+    fresh, repeats = _split_duplicates(items, api_key, result, answers)
     if fresh:
         _upsert_people(fresh)
         now = timezone.now()
@@ -114,14 +163,18 @@ def _ingest_once(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResul
         for item, signal in zip(fresh, signals, strict=True):
             item.signal = signal
             answers[item.index] = Accepted(id=signal.pk, duplicate=False)
+        for item, first in repeats:  # the same key twice in one batch: the first one's answer
+            assert first.signal is not None
+            answers[item.index] = Accepted(id=first.signal.pk, duplicate=True)
         _evaluate(fresh)
         result.accepted += len(fresh)
-    return result, [answers[i.index] for i in items if i.index in answers]
+    return result, answers
 
 
 def _split_duplicates(
     items: list[_Item], api_key: ApiKey | None, result: BatchResult, answers: dict[int, Accepted]
-) -> list[_Item]:
+) -> tuple[list[_Item], list[tuple[_Item, _Item]]]:
+    """The items to store, and the repeats of an item of this same batch (with that item)."""
     keys = {item.key for item in items if item.key}
     stored = (
         {
@@ -134,6 +187,7 @@ def _split_duplicates(
         else {}
     )
     fresh: list[_Item] = []
+    repeats: list[tuple[_Item, _Item]] = []
     seen_in_batch: dict[str, _Item] = {}
     for item in items:
         if item.key and item.key in stored:
@@ -148,13 +202,14 @@ def _split_duplicates(
             first = seen_in_batch[item.key]
             if first.body_hash == item.body_hash:
                 result.duplicates += 1
+                repeats.append((item, first))
             else:
                 result.errors.append(_key_conflict(item.index))
             continue
         if item.key:
             seen_in_batch[item.key] = item
         fresh.append(item)
-    return fresh
+    return fresh, repeats
 
 
 def _key_conflict(index: int) -> dict[str, Any]:

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.outage.OutageMiddleware",  # database unreachable → 503 + Retry-After, not a 500
     "portal.middleware.RequestSanityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +138,10 @@ WHITENOISE_USE_FINDERS = True  # serve straight from apps in dev; collectstatic 
 WHITENOISE_AUTOREFRESH = DEBUG
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("BATON_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+
+# Single signals sent at the same moment share one transaction (journeys/ingestion.py,
+# portal/groupcommit.py). Off in the unit tests, whose test transaction one thread holds.
+BATON_INGEST_GROUP_COMMIT = env_bool("BATON_INGEST_GROUP_COMMIT", default=True)
 
 # --- Rate limits (portal/ratelimit.py, docs/api.md "Rate limits"): requests per minute, 0 = off.
 # Counters are atomic in Redis (shared by every process); without REDIS_URL, in process memory.
@@ -386,6 +391,9 @@ BATON_CHAT_TOKEN_DAYS = env_int("BATON_CHAT_TOKEN_DAYS", 30, minimum=1)
 BATON_CHAT_POLL_SECONDS = env_int("BATON_CHAT_POLL_SECONDS", 2, minimum=1)
 BATON_CHAT_FRAME_ANCESTORS = env_list("BATON_CHAT_FRAME_ANCESTORS", ["*"])
 OUTBOX_MAX_ATTEMPTS = env_int("BATON_OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
+# How long a worker holds an outbox entry while sending (longer than any send can take): one
+# killed mid-send leaves the entry to the sweep once this expires.
+OUTBOX_LEASE_SECONDS = env_int("BATON_OUTBOX_LEASE_SECONDS", 120, minimum=5)
 # SMS and WhatsApp out through Twilio (BATON_SMS_BACKEND / BATON_WHATSAPP_BACKEND =
 # handoffs.channels.TwilioBackend): the account, and the senders — a Messaging Service, or from
 # numbers. TWILIO_API_BASE_URL replaces https://api.twilio.com (a local fake in tests).

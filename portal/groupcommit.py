@@ -1,0 +1,76 @@
+"""Group commit: many request threads, one transaction for what they sent at the same moment.
+
+Under ASGI each request runs its sync view in a thread of its own. When a write is cheap to do
+set-based but dear to do alone (one transaction, one fsync, the configuration read once), the
+request threads hand their items to one committer thread per process and wait: the committer
+takes everything queued, runs the batch function on it in one go, and hands each thread its own
+outcome. Nothing waits on a timer: while a batch commits the next one gathers, so batches grow
+with the load and a lone request goes straight through.
+
+The batch function returns one outcome per item, in order; an exception it raises reaches every
+waiter of that batch (so a database outage is every request's 503, and nobody gets a 202 for
+something that was not committed). `isolate` re-runs a failed batch item by item, so one item
+that breaks the batch fails alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from django.db import close_old_connections, connections
+
+
+class GroupCommit[Item, Outcome]:
+    def __init__(
+        self,
+        batch: Callable[[Sequence[Item]], Sequence[Outcome]],
+        *,
+        name: str,
+        max_items: int = 500,
+        isolate: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> None:
+        self._batch = batch
+        self._name = name
+        self._max_items = max_items
+        self._isolate = isolate
+        self._pending: list[tuple[Item, Future[Outcome]]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: Item) -> Outcome:
+        """Block until the batch holding `item` has committed; its outcome or its exception."""
+        future: Future[Outcome] = Future()
+        with self._wake:
+            self._pending.append((item, future))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    self._wake.wait()
+                taken = self._pending[: self._max_items]
+                del self._pending[: self._max_items]
+            self._commit(taken)
+
+    def _commit(self, taken: list[tuple[Item, Future[Outcome]]]) -> None:
+        close_old_connections()  # a connection the database dropped is not reused
+        try:
+            outcomes = self._batch([item for item, _ in taken])
+        except BaseException as exc:  # every waiter hears it, whatever it is
+            if len(taken) > 1 and self._isolate(exc):
+                for one in taken:
+                    self._commit([one])
+                return
+            for _, future in taken:
+                future.set_exception(exc)
+        else:
+            for (_, future), outcome in zip(taken, outcomes, strict=True):
+                future.set_result(outcome)
+        finally:
+            connections.close_all()  # back to the pool between batches
