@@ -11,6 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from portal.outage import DETAIL, RETRY_HEADERS, is_outage, outage_log
+
 security_log = logging.getLogger("baton.security")
 
 
@@ -61,6 +63,9 @@ def flatten_errors(detail: Any) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error is `{"detail": ..., "errors": {...}}` with the right status."""
     request = context.get("request")
+    if is_outage(exc):  # the database is unreachable: 503 + Retry-After (portal/outage.py)
+        outage_log(request, exc)
+        return Response({"detail": DETAIL}, status=503, headers=RETRY_HEADERS)
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"detail": exc.detail}
         if exc.errors:

@@ -21,6 +21,7 @@ from handoffs.services.ownership import assignment_people
 from portal.choices import AssignmentMode, AvailabilityStatus, Role
 from portal.errors import InvalidInput, log_not_visible, security_log
 from portal.models import WorkingPeriod
+from portal.outage import current_outage_response
 from portal.selectors import (
     availability_of,
     member_team_ids,
@@ -57,6 +58,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if (outage := current_outage_response(request)) is not None:
+        return outage  # the database is unreachable: 503 + Retry-After (portal/outage.py)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error."}, status=500)
     return render(request, "500.html", status=500)
