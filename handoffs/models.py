@@ -104,11 +104,14 @@ class Handoff(models.Model):
                 name="handoff_active_team_due",
             ),
             # The inbox: by the running SLA clock (handoffs/selectors.py inbox_queryset).
-            # PostgreSQL sorts ascending NULLS LAST by default, as the inbox asks.
+            # PostgreSQL sorts ascending NULLS LAST by default, as the inbox asks. It carries
+            # what the page orders and counts by, so both are index-only scans at scale
+            # (docs/performance-plans.md); SQLite ignores `include`.
             models.Index(
                 fields=["team", "sla_due_at", "id"],
+                include=["assignee", "offered_to_role", "trigger", "priority"],
                 condition=Q(status__in=ACTIVE_STATUSES),
-                name="handoff_active_team_sla",
+                name="handoff_inbox_team_sla",
             ),
             models.Index(
                 fields=["assignee", "first_response_due_at"],

@@ -3,8 +3,8 @@ narrowed to what the principal may see."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,10 +22,10 @@ from django.db.models import (
 )
 from django.http import Http404
 
-from handoffs.choices import ACTIVE_STATUSES, HandoffStatus, Priority, Trigger
+from handoffs.choices import ACTIVE_STATUSES, Direction, HandoffStatus, Priority, Trigger
 from handoffs.models import Handoff, HandoffEvent, Message
 from portal.errors import log_not_visible
-from portal.models import Event, EventLogState, Membership
+from portal.models import Event, EventLogState, Membership, Team
 from portal.selectors import teams_visible_to
 
 HANDOFF_RELATED = ("team", "contact", "contact__account", "assignee")
@@ -216,21 +216,51 @@ class InboxFilter:
 ALL_OPEN = InboxFilter()
 
 
-def inbox_queryset(*, user: Any, only: InboxFilter = ALL_OPEN) -> QuerySet[Handoff]:
+def _inbox_scope(
+    *, user: Any, only: InboxFilter, teams: Sequence[Team] | None
+) -> QuerySet[Handoff]:
+    """Active handoffs in the user's teams under the filter's team, trigger and priority. With
+    `teams` (the user's visible teams, already read by the page) the team condition is a list
+    of ids, so PostgreSQL estimates it from the statistics and walks the partial index
+    `handoff_active_team_sla`; the permission subquery looks to the planner like most teams and
+    made it scan every handoff at scale (docs/performance-plans.md)."""
+    if teams is None:
+        qs = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
+        return qs
+    ids = [t.pk for t in teams if not only.team or t.slug == only.team]
+    qs = Handoff.objects.filter(team_id__in=ids, status__in=ACTIVE_STATUSES)
+    return replace(only, team=None).narrow(qs)  # the team is in `ids` already
+
+
+def inbox_queryset(
+    *, user: Any, only: InboxFilter = ALL_OPEN, teams: Sequence[Team] | None = None
+) -> QuerySet[Handoff]:
     """The live inbox: active handoffs in the user's teams, narrowed by `only` (view, team,
     trigger, priority), offered-to-my-role first, then by the running SLA clock (whichever
     target runs out first; a clock paused while waiting on the contact sorts last)."""
-    qs = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
+    qs = _inbox_scope(user=user, only=only, teams=teams)
+    if teams is not None:
+        qs = qs.select_related(*HANDOFF_RELATED)
     if only.view == "mine":
         qs = qs.filter(assignee=user)
     elif only.view == "unassigned":
         qs = qs.filter(assignee=None)
-    offered = Membership.objects.filter(
-        user=user, team=OuterRef("team"), role=OuterRef("offered_to_role")
-    )
+    if teams is None:
+        offered = Exists(
+            Membership.objects.filter(
+                user=user, team=OuterRef("team"), role=OuterRef("offered_to_role")
+            )
+        )
+    else:
+        # The user's (team, role) pairs as plain column comparisons: a correlated subquery per
+        # row made the planner cost the page past PostgreSQL's JIT threshold at scale.
+        pairs = Membership.objects.filter(user_id=user.pk).values_list("team_id", "role")
+        offered = Q(pk__in=[])
+        for team_id, role in pairs:
+            offered |= Q(team_id=team_id, offered_to_role=role)
     qs = qs.annotate(
         offered_to_me=Case(
-            When(Exists(offered), assignee=None, then=Value(True)),
+            When(offered, assignee=None, then=Value(True)),
             default=Value(False),
             output_field=BooleanField(),
         )
@@ -238,9 +268,36 @@ def inbox_queryset(*, user: Any, only: InboxFilter = ALL_OPEN) -> QuerySet[Hando
     return qs.order_by("-offered_to_me", F("sla_due_at").asc(nulls_last=True), "id")
 
 
-def inbox_counts(*, user: Any, only: InboxFilter = ALL_OPEN) -> dict[str, int]:
-    """The tab counts under the filter's team, trigger and priority: one aggregate query."""
-    scope = only.narrow(handoffs_visible_to(principal=user).filter(status__in=ACTIVE_STATUSES))
+class InboxRows:
+    """The inbox as Paginator pages through it, in two steps per page: the page's ids in inbox
+    order from handoff columns alone (an index-only scan of the covering partial index
+    `handoff_active_team_sla`), then those rows with their team, contact and assignee. Ordering
+    the joined rows made PostgreSQL join every visible handoff before keeping 25. The count is
+    the tab count the page already has, so paging costs no count query of its own."""
+
+    def __init__(self, rows: QuerySet[Handoff], count: int) -> None:
+        self._rows = rows
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, window: slice) -> list[Handoff]:
+        ids = list(self._rows.values_list("id", flat=True)[window])
+        by_id = {h.pk: h for h in self._rows.filter(id__in=ids).order_by()}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def inbox_counts(
+    *, user: Any, only: InboxFilter = ALL_OPEN, teams: Sequence[Team] | None = None
+) -> dict[str, int]:
+    """The tab counts under the filter's team, trigger and priority: one aggregate query (an
+    index-only scan of `handoff_active_team_sla`, which carries the assignee, trigger and
+    priority, when `teams` is given)."""
+    scope = _inbox_scope(user=user, only=only, teams=teams)
     return scope.aggregate(
         all=Count("id"),
         mine=Count("id", filter=Q(assignee=user)),
@@ -255,16 +312,56 @@ def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:
     )
 
 
-def handoff_messages(*, handoff: Handoff, principal: Any) -> list[Message]:
-    """The contact's conversation, oldest first: this handoff's part and everything not tied to
-    another team's handoff (which stays that team's business)."""
+THREAD_PAGE = 30
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A window of the conversation, oldest first. `older` is the id of its oldest message when
+    there are older ones (the "Load older messages" cursor), else None."""
+
+    messages: list[Message]
+    older: int | None
+
+
+def _conversation(*, handoff: Handoff, principal: Any) -> QuerySet[Message]:
+    """The contact's conversation: this handoff's part and everything not tied to another
+    team's handoff (which stays that team's business)."""
     teams = teams_visible_to(principal=principal)
-    return list(
-        Message.objects.filter(conversation__contact_id=handoff.contact_id)
-        .filter(Q(handoff__isnull=True) | Q(handoff__team__in=teams))
-        .select_related("author", "outbox")
-        .order_by("created_at", "id")
+    return Message.objects.filter(conversation__contact_id=handoff.contact_id).filter(
+        Q(handoff__isnull=True) | Q(handoff__team__in=teams)
     )
+
+
+def handoff_thread(
+    *, handoff: Handoff, principal: Any, before: int | None = None, limit: int = THREAD_PAGE
+) -> Thread:
+    """The newest `limit` messages (older than message `before` when given), so a contact with
+    thousands of messages costs one page: newest first by (created_at, id) on `message_thread`,
+    one row more than shown to know whether older ones exist. An unknown or invisible `before`
+    gives an empty window."""
+    qs = _conversation(handoff=handoff, principal=principal)
+    if before is not None:
+        anchor = qs.filter(id=before).values_list("created_at", flat=True).first()
+        if anchor is None:
+            return Thread(messages=[], older=None)
+        qs = qs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, id__lt=before))
+    rows = list(qs.select_related("author", "outbox").order_by("-created_at", "-id")[: limit + 1])
+    shown = rows[:limit][::-1]
+    return Thread(messages=shown, older=shown[0].id if len(rows) > limit else None)
+
+
+def handoff_messages(*, handoff: Handoff, principal: Any) -> list[Message]:
+    """The whole conversation, oldest first (exports and tests; pages use `handoff_thread`)."""
+    qs = _conversation(handoff=handoff, principal=principal)
+    return list(qs.select_related("author", "outbox").order_by("created_at", "id"))
+
+
+def handoff_signed_by(*, handoff: Handoff, user: Any) -> bool:
+    """Whether `user` already replied on this handoff (their first reply carries their
+    signature; handoffs/services/replies.py asks the same)."""
+    mine = Message.objects.filter(handoff=handoff, direction=Direction.OUT, author_id=user.pk)
+    return mine.exists()
 
 
 def handoff_history(*, handoff: Handoff) -> list[HandoffEvent]:

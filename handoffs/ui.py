@@ -6,7 +6,7 @@ from typing import Any
 
 from governance.policies.selectors import approval_context
 from handoffs.models import Handoff
-from handoffs.selectors import handoff_history, handoff_messages
+from handoffs.selectors import handoff_history, handoff_signed_by, handoff_thread
 from handoffs.services import signature_line
 from journeys.choices import EnrollmentStatus
 from journeys.models import Enrollment
@@ -20,12 +20,15 @@ def row_context(*, user: Any) -> dict[str, Any]:
     return {"user": user, "work_team_ids": work}
 
 
-def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
+def handoff_page_context(
+    *, user: Any, handoff: Handoff, before: int | None = None
+) -> dict[str, Any]:
+    """`before`: show the conversation's page older than that message (no-JS "load older")."""
     can_work = user_can_work(user=user, team_id=handoff.team_id)
     can_manage = user_can_manage(user=user, team_id=handoff.team_id)
     mine = handoff.assignee_id == user.pk
     unowned = handoff.assignee_id is None
-    messages = handoff_messages(handoff=handoff, principal=user)
+    thread = handoff_thread(handoff=handoff, principal=user, before=before)
     enrollments = list(
         Enrollment.objects.filter(contact_id=handoff.contact_id)
         .select_related("journey", "stage")
@@ -35,7 +38,9 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         "user": user,
         "handoff": handoff,
         "contact": handoff.contact,
-        "thread": messages,  # not "messages": base.html shows that key as flash banners
+        "thread": thread.messages,  # not "messages": base.html shows that key as flash banners
+        "thread_older": thread.older,
+        "thread_before": before,
         "history": handoff_history(handoff=handoff),
         "enrollments": enrollments,
         "playbook": LazyPlaybook(contact=handoff.contact, principal=user, handoff=handoff),
@@ -50,8 +55,5 @@ def handoff_page_context(*, user: Any, handoff: Handoff) -> dict[str, Any]:
         **approval_context(
             handoff=handoff, can_work=can_work, may_act=mine or unowned or can_manage
         ),
-        "will_sign": not any(
-            m.direction == "out" and m.author_id == user.pk and m.handoff_id == handoff.pk
-            for m in messages
-        ),
+        "will_sign": not handoff_signed_by(handoff=handoff, user=user),
     }

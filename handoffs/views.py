@@ -16,6 +16,7 @@ from handoffs.models import Handoff
 from handoffs.presence import HEARTBEAT_SECONDS, TYPING_PING_SECONDS, replying_now
 from handoffs.selectors import (
     InboxFilter,
+    InboxRows,
     event_log_head,
     handoff_get_for,
     inbox_counts,
@@ -36,9 +37,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     teams = list(teams_visible_to(principal=request.user).order_by("name"))
     only = InboxFilter.from_query(request.GET, team_slugs={t.slug for t in teams})
     since = event_log_head()  # read first: the live stream resumes from here, missing nothing
-    rows = inbox_queryset(user=request.user, only=only)
+    counts = inbox_counts(user=request.user, only=only, teams=teams)
+    rows = InboxRows(inbox_queryset(user=request.user, only=only, teams=teams), counts[only.view])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = inbox_counts(user=request.user, only=only)
     context = {
         **row_context(user=request.user),
         "page": page,
@@ -62,14 +63,30 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The handoff page; the conversation shows its newest messages. `?before=<message id>` is
+    the page older than that message: the htmx "Load older messages" button gets just those
+    messages (inserted above the ones shown), a plain link the whole page at that point."""
     handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
-    return render(request, "handoffs/handoff.html", _page_context(request, handoff))
+    before = _message_id(request.GET.get("before"))
+    if before is not None and request.htmx:
+        context = handoff_page_context(user=request.user, handoff=handoff, before=before)
+        return render(request, "handoffs/handoff.html#thread-page", context)
+    return render(request, "handoffs/handoff.html", _page_context(request, handoff, before))
 
 
-def _page_context(request: HttpRequest, handoff: Handoff) -> dict[str, object]:
+def _message_id(raw: str | None) -> int | None:
+    """A message id from the query string; anything else is ignored (the newest page)."""
+    if raw and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    return None
+
+
+def _page_context(
+    request: HttpRequest, handoff: Handoff, before: int | None = None
+) -> dict[str, object]:
     # Who else is viewing or replying arrives over the page's socket as it connects.
     return {
-        **handoff_page_context(user=request.user, handoff=handoff),
+        **handoff_page_context(user=request.user, handoff=handoff, before=before),
         "since": event_log_head(),
         "presence_heartbeat": HEARTBEAT_SECONDS,
         "typing_ping": TYPING_PING_SECONDS,

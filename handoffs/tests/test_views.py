@@ -17,6 +17,7 @@ from conftest import Org
 from handoffs.choices import Channel, Direction, HandoffEventKind, OutboxStatus, Priority, Trigger
 from handoffs.live import LiveView, render_changes
 from handoffs.models import Conversation, Handoff, HandoffEvent, Message, OutboxEntry
+from handoffs.selectors import THREAD_PAGE
 from handoffs.services import handoff_reply
 from journeys.choices import EnrollmentStatus
 from journeys.models import Contact, Enrollment
@@ -26,13 +27,15 @@ from portal.models import Team
 pytestmark = pytest.mark.django_db
 
 # Pinned: a change here means a page started (or stopped) querying. Measure with -vv, then update.
-# Inbox: session, user, visible teams, event-log head, log pruned-through, paginator count, tab
-# counts (one aggregate), work-team ids (Claim buttons), the page of rows.
-INBOX_QUERIES = 9
+# Inbox: session, user, visible teams, event-log head, log pruned-through, tab counts (one
+# aggregate, which also pages), work-team ids (Claim buttons), the user's (team, role) pairs
+# (offered to me), the page's ids in order, the page of rows.
+INBOX_QUERIES = 10
 # Handoff page: session, user, the handoff (+team, contact, assignee), may work, may manage,
-# messages (+author, outbox), enrollments, history (+actor), event-log head, log pruned-through.
+# the newest page of messages (+author, outbox), enrollments, history (+actor), whether I have
+# signed here, event-log head, log pruned-through.
 # + the playbook: live enrollments, its three tables, recent signals, the last inbound message.
-HANDOFF_PAGE_QUERIES = 16
+HANDOFF_PAGE_QUERIES = 17
 
 
 # --- builders -----------------------------------------------------------------------------------
@@ -126,6 +129,10 @@ def logged_in(org: Org, username: str) -> Client:
 
 def htmx(client: Client, url: str, data: dict[str, str] | None = None) -> Any:
     return client.post(url, data or {}, HTTP_HX_REQUEST="true")
+
+
+def hx_get(client: Client, url: str) -> Any:
+    return client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="thread-older")
 
 
 def contact_names(html: str) -> list[str]:
@@ -492,8 +499,49 @@ def test_the_handoff_page_makes_the_same_number_of_queries_at_10_and_500_message
     with django_assert_num_queries(HANDOFF_PAGE_QUERIES):
         large = client.get(f"/handoffs/{ada.pk}/")
     html = large.content.decode()
-    assert html.count('class="msg ') == 500
-    assert html.count("Sent via local") == 250
+    assert html.count('class="msg ') == THREAD_PAGE  # the newest page; older ones on demand
+    assert html.count("Sent via local") == THREAD_PAGE // 2
+    assert "Message number 489<" in html and "Message number 459<" not in html
+    assert "data-load-older" in html
+
+
+def test_load_older_messages_brings_the_page_before_the_oldest_shown(
+    org: Org, ada: Handoff
+) -> None:
+    bulk_conversation(ada, org.users["riley"], THREAD_PAGE * 2 + 5)
+    client = logged_in(org, "riley")
+    page = client.get(f"/handoffs/{ada.pk}/").content.decode()
+    older = re.search(r'hx-get="([^"]+\?before=(\d+))"', page)
+    assert older is not None
+
+    # htmx: just the older messages (and the next button), to go above the ones shown
+    fragment = hx_get(client, older[1]).content.decode()
+    assert "<html" not in fragment
+    assert fragment.count('class="msg ') == THREAD_PAGE
+    assert "Message number 34<" in fragment and "Message number 35<" not in fragment
+    assert "Message number 5<" in fragment and "Message number 4<" not in fragment
+    oldest = re.search(r'hx-get="([^"]+\?before=(\d+))"', fragment)
+    assert oldest is not None
+    last = hx_get(client, oldest[1]).content.decode()
+    assert last.count('class="msg ') == 5
+    assert "data-load-older" not in last
+
+    # without JavaScript the link opens the whole page at that point, with a way back
+    plain = client.get(f"/handoffs/{ada.pk}/?before={older[2]}").content.decode()
+    assert plain.count('class="msg ') == THREAD_PAGE
+    assert "Back to the newest messages" in plain
+
+
+def test_load_older_ignores_a_message_the_rep_may_not_see(org: Org, ada: Handoff) -> None:
+    bulk_conversation(ada, org.users["riley"], 3)
+    client = logged_in(org, "riley")
+    unknown = hx_get(client, f"/handoffs/{ada.pk}/?before=999999999")
+    assert unknown.status_code == 200
+    assert 'class="msg ' not in unknown.content.decode()
+    for junk in ("abc", "-1", "9" * 40):  # not a message id: the page as usual
+        answer = client.get(f"/handoffs/{ada.pk}/?before={junk}")
+        assert answer.status_code == 200
+        assert answer.content.decode().count('class="msg ') == 3
 
 
 # --- the live stream renders what the page renders ------------------------------------------------
