@@ -66,11 +66,11 @@ def _is_number(value: Any) -> bool:
 
 
 def test_tiny_suite_writes_a_complete_report(tmp_path: Path) -> None:
+    expected = {p.stem.removeprefix("scenario_") for p in (ROOT / "bench").glob("scenario_*.py")}
     done = _run_suite(tmp_path)
     assert done.returncode == 0, done.stdout[-4000:]
     report = json.loads((tmp_path / "report.json").read_text())
 
-    expected = {p.stem.removeprefix("scenario_") for p in (ROOT / "bench").glob("scenario_*.py")}
     got = {s["scenario"]: s for s in report["scenarios"]}
     assert set(got) == expected | {"memory"}, done.stdout[-4000:]
     for name, result in got.items():
