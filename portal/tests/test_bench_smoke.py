@@ -5,6 +5,7 @@ shared CI machine say nothing; the lead runs the full size on a quiet one."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -16,8 +17,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-
-pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINE_KEYS = {"cpu", "cores", "ram_gb", "os", "python", "postgresql", "redis", "commit", "date"}
@@ -65,6 +64,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@pytest.mark.integration
 def test_tiny_suite_writes_a_complete_report(tmp_path: Path) -> None:
     expected = {p.stem.removeprefix("scenario_") for p in (ROOT / "bench").glob("scenario_*.py")}
     done = _run_suite(tmp_path)
@@ -97,3 +97,71 @@ def test_tiny_suite_writes_a_complete_report(tmp_path: Path) -> None:
     assert "| scenario | figure | value | budget | pass | spread (min–max) |" in table
     for name in got:
         assert f"| {name} |" in table
+
+
+def _suite() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_suite", ROOT / "bench" / "suite.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_are_judged_against_their_budgets_and_errors_fail() -> None:
+    suite = _suite()
+    result = suite._parse(
+        json.dumps(
+            {
+                "scenario": "x",
+                "figures": [
+                    {
+                        "name": "a",
+                        "value": 100,
+                        "unit": "ms",
+                        "budget": 100,
+                        "op": "<",
+                        "runs": [100],
+                    },
+                    {
+                        "name": "b",
+                        "value": 99.9,
+                        "unit": "ms",
+                        "budget": 100,
+                        "op": "<",
+                        "runs": [99.9],
+                    },
+                    {
+                        "name": "c",
+                        "value": 600,
+                        "unit": "/s",
+                        "budget": 600,
+                        "op": ">=",
+                        "runs": [600],
+                    },
+                    {
+                        "name": "d",
+                        "value": 5,
+                        "unit": "/s",
+                        "budget": None,
+                        "op": None,
+                        "runs": [4, 5, 9],
+                    },
+                    {"name": "e", "value": 1, "unit": "/s", "budget": 2, "op": "<=", "runs": [1]},
+                ],
+            }
+        )
+    )
+    suite.judge(result)
+    assert [f["pass"] for f in result["figures"]] == [False, True, True, None, False]
+    assert suite._parse("not json") is None
+    assert suite._parse('{"scenario": "x"}') is None  # no figures: not a result
+
+    machine = dict.fromkeys(MACHINE_KEYS, "?")
+    broken = {"scenario": "y", "figures": [], "error": "exit 1: boom"}
+    table = suite.markdown(
+        {"size": "tiny", "runs": 3, "stack": "s", "machine": machine, "scenarios": [result, broken]}
+    )
+    assert "| x | d | 5 /s | — | — | 4–9 |" in table
+    assert "| x | a | 100 ms | < 100 ms | FAIL | 100–100 |" in table
+    assert "| y | — | error | — | FAIL | — |" in table
+    assert "exit 1: boom" in table
