@@ -5,6 +5,7 @@ business hours), announce the change live, and email the lead after commit."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,13 +47,14 @@ def handoffs_sla_sweep(
     this one (another beat, the embedded timer) takes other rows or none."""
     now = now or timezone.now()
     breached = escalated = 0
+    memo = _Memo()  # terms and leads read once per sweep, not once per batch
     for _ in range(max_batches):
-        seen, flagged, raised = _breach_batch(now, batch_size)
+        seen, flagged, raised = _breach_batch(now, batch_size, memo)
         breached, escalated = breached + flagged, escalated + raised
         if seen < batch_size:
             break
     for _ in range(max_batches):
-        seen, raised = _escalation_batch(now, batch_size)
+        seen, raised = _escalation_batch(now, batch_size, memo)
         escalated += raised
         if seen < batch_size:
             break
@@ -81,74 +83,98 @@ class _Memo:
 
 
 @transaction.atomic
-def _breach_batch(now: datetime, size: int) -> tuple[int, int, int]:
+def _breach_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int, int]:
     lock_event_seq()  # lock order: the event log before any handoff row (portal/realtime.py)
     due = list(
-        Handoff.objects.select_for_update(skip_locked=True)
+        Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("assignee")
         .filter(status__in=ACTIVE_STATUSES, breached=False, sla_due_at__lte=now)
         .order_by("sla_due_at", "id")[:size]
     )
-    memo = _Memo()
-    events: list[HandoffEvent] = []
-    changed: list[int] = []
-    escalate_now: list[Handoff] = []
+    stale: list[int] = []
+    groups: dict[tuple[str, datetime | None], list[Handoff]] = defaultdict(list)
     for handoff in due:
         clock = handoff.sla_clock
         if clock is None:  # stale: nothing runs any more
-            Handoff.objects.filter(pk=handoff.pk).update(sla_due_at=None)
+            stale.append(handoff.pk)
             continue
-        terms = memo.terms(handoff)
-        escalate_at = _escalation_time(terms, now)
+        groups[(clock.target, _escalation_time(memo.terms(handoff), now))].append(handoff)
+    if stale:
+        Handoff.objects.filter(pk__in=stale).update(sla_due_at=None)
+    events: list[HandoffEvent] = []
+    changed: list[int] = []
+    escalate_now: list[Handoff] = []
+    for (target, escalate_at), handoffs in groups.items():
         # Race prevented: two sweepers (two beats, beat and the embedded timer) flagging and
         # escalating one handoff twice. The rows are already ours (FOR UPDATE SKIP LOCKED),
         # and the compare-and-swap on `breached` makes a second flag match nothing even for a
-        # caller that did not lock: only the winner writes the event and escalates.
-        won = Handoff.objects.filter(pk=handoff.pk, breached=False).update(
+        # caller that did not lock: only the winner writes the event and escalates. One
+        # UPDATE per (target, escalation time) rather than one per row (docs/scale-out.md).
+        _swap(
+            handoffs,
+            guard={"breached": False},
             breached=True,
             breached_at=now,
-            breached_target=clock.target,
+            breached_target=target,
             escalation_due_at=escalate_at,
             updated_at=now,
         )
-        if won != 1:
-            continue
         waits = escalate_at is not None and escalate_at > now
-        events.append(
-            HandoffEvent(
-                handoff_id=handoff.pk,
-                kind=HandoffEventKind.BREACHED,
-                data={
-                    "target": clock.target,
-                    "due": iso(clock.due),
-                    "detail": f"{SlaTarget(clock.target).label} was due "
-                    f"{when_label(clock.due, terms)}"
-                    + (
-                        f"; the lead is alerted at {when_label(escalate_at, terms)}"
-                        if waits
-                        else ""
-                    ),
-                },
+        for handoff in handoffs:
+            clock = handoff.sla_clock
+            assert clock is not None  # grouped above
+            terms = memo.terms(handoff)
+            events.append(
+                HandoffEvent(
+                    handoff_id=handoff.pk,
+                    kind=HandoffEventKind.BREACHED,
+                    data={
+                        "target": clock.target,
+                        "due": iso(clock.due),
+                        "detail": f"{SlaTarget(clock.target).label} was due "
+                        f"{when_label(clock.due, terms)}"
+                        + (
+                            f"; the lead is alerted at {when_label(escalate_at, terms)}"
+                            if waits
+                            else ""
+                        ),
+                    },
+                )
             )
-        )
-        changed.append(handoff.pk)
-        if escalate_at is not None and not waits:
-            handoff.escalation_due_at = escalate_at
-            escalate_now.append(handoff)
+            changed.append(handoff.pk)
+            if escalate_at is not None and not waits:
+                handoff.escalation_due_at = escalate_at
+                escalate_now.append(handoff)
     HandoffEvent.objects.bulk_create(events)
     escalated = _escalate(escalate_now, now, memo)
     _announce_changed(changed)
     return len(due), len(changed), escalated
 
 
+class SweepRaced(RuntimeError):
+    """A row the sweep held under FOR UPDATE changed under it: its batch is undone."""
+
+
+def _swap(handoffs: list[Handoff], *, guard: dict[str, Any], **update: Any) -> None:
+    """Compare-and-swap `update` onto `handoffs` while they still match `guard`, in one UPDATE.
+    The caller holds their rows (FOR UPDATE, read in this transaction, matching `guard`), so
+    every one of them matches; if one did not, a writer that does not lock changed it, and
+    rather than guess which of the batch won, the whole batch rolls back for the next sweep."""
+    ids = [h.pk for h in handoffs]
+    if Handoff.objects.filter(pk__in=ids, **guard).update(**update) != len(ids):
+        raise SweepRaced(f"handoffs {ids} changed under the sweep's row locks")
+
+
 @transaction.atomic
-def _escalation_batch(now: datetime, size: int) -> tuple[int, int]:
+def _escalation_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int]:
     lock_event_seq()
     due = list(
-        Handoff.objects.select_for_update(skip_locked=True)
+        Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("assignee")
         .filter(status__in=ACTIVE_STATUSES, escalated=False, escalation_due_at__lte=now)
         .order_by("escalation_due_at", "id")[:size]
     )
-    escalated = _escalate(due, now, _Memo())
+    escalated = _escalate(due, now, memo)
     _announce_changed([h.pk for h in due])
     return len(due), escalated
 
@@ -166,11 +192,15 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
     notify the leads, or give the handoff to one of them and notify them."""
     events: list[HandoffEvent] = []
     notices: list[tuple[int, list[int]]] = []
+    cleared: list[int] = []
+    # Race prevented: as for the breach, a second escalation matches nothing (the guard on
+    # `escalated`); rows with the same change share one UPDATE.
+    shapes: dict[tuple[tuple[str, Any], ...], list[Handoff]] = defaultdict(list)
     for handoff in handoffs:
         terms = memo.terms(handoff)
         leads = memo.leads(handoff.team_id)
         if terms.on_breach == BreachAction.FLAG_ONLY or not leads:
-            Handoff.objects.filter(pk=handoff.pk).update(escalation_due_at=None)
+            cleared.append(handoff.pk)
             if leads:
                 continue  # the policy changed to "flag only" while the alert waited
             events.append(
@@ -191,9 +221,7 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
             update.update(assignee_id=lead.pk, claimed_at=now)
             if handoff.status == HandoffStatus.OPEN:
                 update["status"] = HandoffStatus.CLAIMED
-        # Race prevented: as for the breach, a second escalation matches nothing.
-        if Handoff.objects.filter(pk=handoff.pk, escalated=False).update(**update) != 1:
-            continue
+        shapes[tuple(sorted(update.items()))].append(handoff)
         if "assignee_id" in update:
             previous = handoff.assignee
             events.append(
@@ -223,6 +251,10 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
             )
         )
         notices.append((handoff.pk, [u.pk for u in notify]))
+    if cleared:
+        Handoff.objects.filter(pk__in=cleared).update(escalation_due_at=None)
+    for shape, group in shapes.items():
+        _swap(group, guard={"escalated": False}, **dict(shape))
     HandoffEvent.objects.bulk_create(events)
     if notices:
         from handoffs.tasks import sla_escalation_notify  # tasks import the services
