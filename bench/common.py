@@ -75,8 +75,8 @@ def figure(
     op: str | None = None,
 ) -> dict[str, Any]:
     """One reported figure: the median of the runs, judged against the budget by the runner."""
-    if (budget is None) != (op is None) or op not in (None, "<", ">="):
-        raise ValueError(f"{name}: budget and op ('<' or '>=') go together")
+    if (budget is None) != (op is None) or op not in (None, "<", "<=", ">", ">="):
+        raise ValueError(f"{name}: budget and op ('<', '<=', '>' or '>=') go together")
     rounded = [round(float(v), 2) for v in runs]
     return {
         "name": name,

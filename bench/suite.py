@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import os
 import platform
 import signal
@@ -32,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MEMORY_BUDGET_MB = 300
 MEMORY_AFTER = "ingest"  # issue 7: RSS "at the end of the ingest run"
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 # --- the stack ------------------------------------------------------------------------------------
@@ -283,10 +285,8 @@ def judge(result: dict[str, Any]) -> None:
         value, budget, op = fig.get("value"), fig.get("budget"), fig.get("op")
         if budget is None or op is None or not isinstance(value, int | float):
             fig["pass"] = None
-        elif op == "<":
-            fig["pass"] = value < budget
-        elif op == ">=":
-            fig["pass"] = value >= budget
+        elif op in OPS:
+            fig["pass"] = OPS[op](value, budget)
         else:
             fig["pass"] = False
             fig["error"] = f"unknown op {op!r}"

@@ -84,7 +84,7 @@ def test_tiny_suite_writes_a_complete_report(tmp_path: Path) -> None:
             if fig["budget"] is None:
                 assert fig["op"] is None and fig["pass"] is None, where
             else:
-                assert fig["op"] in ("<", ">="), where
+                assert fig["op"] in ("<", "<=", ">", ">="), where
                 assert isinstance(fig["pass"], bool), where
     # memory: every uvicorn worker (README: --workers 2) and the Celery processes
     memory = [f["name"] for f in got["memory"]["figures"]]
@@ -146,13 +146,14 @@ def test_figures_are_judged_against_their_budgets_and_errors_fail() -> None:
                         "op": None,
                         "runs": [4, 5, 9],
                     },
-                    {"name": "e", "value": 1, "unit": "/s", "budget": 2, "op": "<=", "runs": [1]},
+                    {"name": "f", "value": 2, "unit": "x", "budget": 2, "op": ">", "runs": [2]},
+                    {"name": "e", "value": 1, "unit": "/s", "budget": 2, "op": "!=", "runs": [1]},
                 ],
             }
         )
     )
     suite.judge(result)
-    assert [f["pass"] for f in result["figures"]] == [False, True, True, None, False]
+    assert [f["pass"] for f in result["figures"]] == [False, True, True, None, False, False]
     assert suite._parse("not json") is None
     assert suite._parse('{"scenario": "x"}') is None  # no figures: not a result
 
