@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from handoffs.choices import ACTIVE_STATUSES, OutboxStatus
@@ -33,14 +35,19 @@ def outbox_enqueue(
     return entry
 
 
-def outbox_claim(*, entry_id: int, lease_seconds: int = 120) -> OutboxEntry | None:
+def outbox_claim(*, entry_id: int, lease_seconds: int | None = None) -> OutboxEntry | None:
     """Take the lease on a due entry. Race prevented: two workers (a retry and the sweep) both
-    picking it up; only the one whose compare-and-swap matches may send."""
+    picking it up; only the one whose compare-and-swap matches may send. A worker killed while
+    holding it leaves the entry to the sweep once the lease (OUTBOX_LEASE_SECONDS) expires."""
+    if lease_seconds is None:
+        lease_seconds = settings.OUTBOX_LEASE_SECONDS
     now = timezone.now()
     won = (
         OutboxEntry.objects.filter(id=entry_id, next_attempt_at__lte=now)
         .filter(status__in=[OutboxStatus.QUEUED, OutboxStatus.SENDING])
-        .exclude(lease_until__gt=now)
+        # A queued entry's lease is only the sweep's hand-over mark (outbox_sweep): any task
+        # may claim it. A sending one's is a worker's, respected until it expires.
+        .filter(Q(status=OutboxStatus.QUEUED) | ~Q(lease_until__gt=now))
         .update(
             status=OutboxStatus.SENDING,
             lease_until=now + timedelta(seconds=lease_seconds),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -58,7 +59,12 @@ def outbox_deliver(entry_id: int) -> str:
 @shared_task(name="handoffs.tasks.outbox_sweep", ignore_result=True)
 def outbox_sweep(limit: int = 500) -> int:
     """Re-send what is due: retries after back-off, and entries whose task was lost (broker down
-    at enqueue time, worker killed mid-send once its lease expires)."""
+    at enqueue time, worker killed mid-send once its lease expires).
+
+    Each entry handed to a task is marked with a lease (still queued: any task may claim it), so
+    the next sweeps leave it alone until that expires: with a backlog in the queue, sweeping
+    every few seconds must not enqueue the same entries again each time (a storm of tasks that
+    only find the entry taken)."""
     now = timezone.now()
     with transaction.atomic():
         due = list(
@@ -69,6 +75,10 @@ def outbox_sweep(limit: int = 500) -> int:
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_attempt_at")
             .values_list("id", flat=True)[:limit]
+        )
+        OutboxEntry.objects.filter(id__in=due).update(
+            status=OutboxStatus.QUEUED,
+            lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
         )
     for entry_id in due:
         outbox_deliver(entry_id) if settings.CELERY_TASK_ALWAYS_EAGER else outbox_deliver.delay(

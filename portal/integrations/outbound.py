@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.integrations.outbound_models import (
@@ -80,7 +80,9 @@ def delivery_claim(*, delivery_pk: int) -> OutboundDelivery | None:
         OutboundDelivery.objects.filter(
             pk=delivery_pk, status__in=DUE_STATUSES, next_attempt_at__lte=now
         )
-        .exclude(lease_until__gt=now)
+        # Only a sending delivery's lease is a worker's; on a pending or retrying one it is the
+        # sweep's hand-over mark (outbound_sweep), and any task may claim it.
+        .filter(~Q(status=DeliveryStatus.SENDING) | ~Q(lease_until__gt=now))
         .update(
             status=DeliveryStatus.SENDING,
             lease_until=now + timedelta(seconds=lease_seconds()),

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.integrations.outbound import deliver
+from portal.integrations.outbound import deliver, lease_seconds
 from portal.integrations.outbound_events import outbound_dispatch_log
 from portal.integrations.outbound_models import DUE_STATUSES, DeliveryStatus, OutboundDelivery
 
@@ -45,6 +45,14 @@ def outbound_sweep(limit: int = 500) -> int:
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
+        # Handed to a task: the next sweeps leave these alone until the mark expires, so a
+        # backlog in the queue is not enqueued again on every sweep (handoffs/tasks.py).
+        # One whose worker died mid-send (lease expired) is retrying: its outcome is unknown.
+        OutboundDelivery.objects.filter(pk__in=due, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.RETRYING
+        )
+        handed = now + timedelta(seconds=lease_seconds())
+        OutboundDelivery.objects.filter(pk__in=due).update(lease_until=handed)
     _send(due)
     return len(due)
 
