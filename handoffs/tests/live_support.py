@@ -193,6 +193,10 @@ def start_server(*, eager: bool = False, workers: int = 2) -> Server:
         "--lifespan",
         "on",
         "--no-access-log",
+        # Behind a proxy, as in production: the default 5 s idle timeout races a pooled client
+        # connection on a loaded machine ("Server disconnected without sending a response").
+        "--timeout-keep-alive",
+        "120",
     ]
     spawned = _spawn("uvicorn", command, server_env(eager=eager))
     server = Server(
@@ -227,6 +231,27 @@ class Worker(Process):
                 return result
             time.sleep(0.2)
         pytest.fail(f"timed out waiting for {what}\n--- worker ---\n{self.log()}", pytrace=False)
+
+
+def wait_idle(worker: Worker, timeout: float = 60) -> None:
+    """Until the worker has nothing queued or running (with late acks a running task stays in
+    kombu's `unacked` hash): the test database is flushed after each test, and a task still
+    querying would deadlock the TRUNCATE."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    quiet = 0
+
+    def idle() -> bool:
+        nonlocal quiet
+        busy = client.llen(worker.queue) + client.hlen("unacked")
+        quiet = 0 if busy else quiet + 1
+        return quiet >= 3  # three polls in a row: nothing was about to be enqueued either
+
+    try:
+        worker.wait_for("the worker to go idle", idle, timeout)
+    finally:
+        client.close()
 
 
 def start_worker(*, concurrency: int = 2) -> Worker:

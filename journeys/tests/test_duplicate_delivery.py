@@ -49,13 +49,27 @@ WELCOME = "Welcome to your trial"
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[live.Server]:
+def module_stack(
+    django_db_setup: Any, django_db_blocker: Any
+) -> Iterator[tuple[live.Server, live.Worker]]:
     """One server and worker for the module: API keys, signatures and the outbox hold no
     per-process cache the flush between tests would make stale (people's pages would)."""
     with django_db_blocker.unblock(), live.live(worker=True) as (server, worker):
         assert worker is not None
+        yield server, worker
+
+
+@pytest.fixture
+def stack(
+    module_stack: tuple[live.Server, live.Worker], transactional_db: Any
+) -> Iterator[live.Server]:
+    """The module's server; once the test is over, its worker is left idle before the
+    database is flushed."""
+    server, worker = module_stack
+    try:
         yield server
-        print(f"\n----- worker -----\n{worker.log(40)}")
+    finally:
+        live.wait_idle(worker)
 
 
 @pytest.fixture
