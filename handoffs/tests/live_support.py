@@ -333,12 +333,14 @@ def live(
     clear_queue()
     server: Server | None = None
     celery: Worker | None = None
+    failed = False
     try:
         if worker:
             celery = start_worker(concurrency=worker_concurrency)
         server = start_server(eager=eager)
         yield server, celery
     except BaseException:
+        failed = True
         for process in (server, celery):
             if process is not None:
                 print(f"\n----- {process.name} ({process.log_path}) -----\n{process.log()}")
@@ -347,6 +349,9 @@ def live(
         kill_group(server.process if server else None)
         kill_group(celery.process if celery else None)
         clear_queue()
+        for process in (server, celery):
+            if process is not None and not failed:  # a failure's logs stay for a look
+                process.log_path.unlink(missing_ok=True)
 
 
 # --- people and HTTP ------------------------------------------------------------------------
