@@ -282,7 +282,9 @@ def memory_result(rows: list[dict[str, Any]], when: str) -> dict[str, Any]:
 
 def judge(result: dict[str, Any]) -> None:
     for fig in result["figures"]:
-        value, budget, op = fig.get("value"), fig.get("budget"), fig.get("op")
+        fig.setdefault("budget", None)  # a figure without a budget is reported, not judged
+        fig.setdefault("op", None)
+        value, budget, op = fig.get("value"), fig["budget"], fig["op"]
         if budget is None or op is None or not isinstance(value, int | float):
             fig["pass"] = None
         elif op in OPS:

@@ -141,9 +141,7 @@ def test_figures_are_judged_against_their_budgets_and_errors_fail() -> None:
                     {
                         "name": "d",
                         "value": 5,
-                        "unit": "/s",
-                        "budget": None,
-                        "op": None,
+                        "unit": "/s",  # no budget, no op: reported, not judged
                         "runs": [4, 5, 9],
                     },
                     {"name": "f", "value": 2, "unit": "x", "budget": 2, "op": ">", "runs": [2]},
@@ -154,6 +152,7 @@ def test_figures_are_judged_against_their_budgets_and_errors_fail() -> None:
     )
     suite.judge(result)
     assert [f["pass"] for f in result["figures"]] == [False, True, True, None, False, False]
+    assert result["figures"][3]["budget"] is None and result["figures"][3]["op"] is None
     assert suite._parse("not json") is None
     assert suite._parse('{"scenario": "x"}') is None  # no figures: not a result
 
