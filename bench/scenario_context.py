@@ -4,6 +4,9 @@ events; seeded by bench/seed_scale.py).
 
     python bench/scenario_context.py --size tiny|full --url http://127.0.0.1:PORT
 
+It seeds and serves its own database, `baton_bench_data_<size>` (bench/seed_scale.py), with
+the production web server (uvicorn, 2 workers) on BENCH_SPARE_PORT (else the port of --url).
+
 Over HTTP, logged in as the Sales rep `riley`, one keep-alive connection, in turn: the handoff
 page (the newest page of the conversation), the contact page (summary, playbook, the newest 50
 timeline items), its second timeline page as htmx asks for it, and the handoff page's "Load
@@ -18,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_scale import emit, ensure, latency_figure, login, scenario_args, time_gets
+from seed_scale import Server, emit, ensure, latency_figure, login, scenario_args, time_gets
 
 
 def main() -> None:
@@ -26,7 +29,7 @@ def main() -> None:
     seeded = ensure(args.size)
     contact, handoff = seeded["contact_id"], seeded["handoff_id"]
     per_run = args.requests or (40 if args.size == "tiny" else 200)
-    with httpx.Client(base_url=args.url, timeout=30) as client:
+    with Server(args.url) as url, httpx.Client(base_url=url, timeout=30) as client:
         login(client, "riley")
         page = client.get(f"/handoffs/{handoff}/").text
         older = re.search(r'hx-get="[^"]*\?before=(\d+)"', page)

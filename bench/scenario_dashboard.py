@@ -3,12 +3,16 @@
 
     python bench/scenario_dashboard.py --size tiny|full --url http://127.0.0.1:PORT
 
+It seeds and serves its own database, `baton_bench_data_<size>` (bench/seed_scale.py), with
+the production web server (uvicorn, 2 workers) on BENCH_SPARE_PORT (else the port of --url).
+
 1. **Page**: over HTTP as the leader `lee` (every team), one keep-alive connection, in turn:
    the default 30 days, 7 and 90 days, one team, the htmx body swap. p95 of each run, median
    over runs (budget < 200 ms).
 2. **Freshness**: between runs a minute's worth of activity lands (1,000 signals, 500
-   handoffs answered, 1,000 messages, 200 stage stays), then the incremental rollup refresh
-   (`rollups_refresh`, what beat runs every 30 s) is timed in this process. Figures: `refresh`
+   handoffs answered, 50 of them raised days ago, 1,000 messages, 200 stage stays), then the
+   incremental rollup refresh (`rollups_refresh`, what beat runs every 30 s) is timed in this
+   process. Figures: `refresh`
    (budget < 15 s: well inside the 30 s period) and `staleness`, the worst age of the page's
    data: the 30 s period plus the longest refresh (budget < 60 s)."""
 
@@ -23,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_scale import ROOT, emit, ensure, latency_figure, login, scenario_args, time_gets
+from seed_scale import ROOT, Server, emit, ensure, latency_figure, login, scenario_args, time_gets
 
 PATHS = [
     "/governance/",
@@ -56,13 +60,18 @@ def activity() -> None:
             " FROM generate_series(1, 1000) g"
             " CROSS JOIN (SELECT max(id) AS id FROM journeys_contact) c"
         )
-        cursor.execute(
-            "UPDATE handoffs_handoff SET first_responded_at = now(), updated_at = now(),"
-            " status = 'claimed', claimed_at = coalesce(claimed_at, now())"
-            " WHERE id IN (SELECT id FROM handoffs_handoff WHERE status = 'open'"
-            "   AND first_responded_at IS NULL AND reason = 'Bench: raised by rule'"
-            "   ORDER BY id DESC LIMIT 500)"
-        )
+        # 450 first replies to handoffs raised in the last day, 50 late ones to older handoffs
+        # (each rebuilds the day that handoff was raised).
+        for recent, count in ((True, 450), (False, 50)):
+            cursor.execute(
+                "UPDATE handoffs_handoff SET first_responded_at = now(), updated_at = now(),"
+                " status = 'claimed', claimed_at = coalesce(claimed_at, now())"
+                " WHERE id IN (SELECT id FROM handoffs_handoff WHERE status = 'open'"
+                "   AND first_responded_at IS NULL AND reason = 'Bench: raised by rule'"
+                f"   AND created_at {'>=' if recent else '<'} now() - interval '1 day'"
+                "   ORDER BY id DESC LIMIT %s)",
+                [count],
+            )
         cursor.execute(
             "INSERT INTO handoffs_message (direction, channel, body, automated, created_at,"
             " conversation_id, step, subject, triage, triage_phrase)"
@@ -96,7 +105,7 @@ def main() -> None:
     per_run = args.requests or (40 if args.size == "tiny" else 200)
     paths = [PATHS[i % len(PATHS)] for i in range(per_run)]
     runs, refreshes = [], []
-    with httpx.Client(base_url=args.url, timeout=60) as client:
+    with Server(args.url) as url, httpx.Client(base_url=url, timeout=60) as client:
         login(client, "lee")
         for _ in range(args.runs):
             refreshes.append(refresh())

@@ -3,6 +3,9 @@ the seeded active handoffs (full: 1,000,000, 20,000 of them in Sales, visible to
 
     python bench/scenario_inbox.py --size tiny|full --url http://127.0.0.1:PORT
 
+It seeds and serves its own database, `baton_bench_data_<size>` (bench/seed_scale.py), with
+the production web server (uvicorn, 2 workers) on BENCH_SPARE_PORT (else the port of --url).
+
 Over HTTP, logged in through the login form, one keep-alive connection: the first page, the
 "Mine" and "Unassigned" tabs, a trigger filter and the second page, in turn. Figure: p95 of
 each run, median over runs (budget < 100 ms). The query count stays the same whatever the rows
@@ -16,7 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_scale import emit, ensure, latency_figure, login, scenario_args, time_gets
+from seed_scale import Server, emit, ensure, latency_figure, login, scenario_args, time_gets
 
 PATHS = [
     "/inbox/",
@@ -33,7 +36,7 @@ def main() -> None:
     per_run = args.requests or (50 if args.size == "tiny" else 200)
     paths = [PATHS[i % len(PATHS)] for i in range(per_run)]
     runs = []
-    with httpx.Client(base_url=args.url, timeout=30) as client:
+    with Server(args.url) as url, httpx.Client(base_url=url, timeout=30) as client:
         login(client, "riley")
         for _ in range(args.runs):
             runs.append(time_gets(client, paths))

@@ -15,7 +15,8 @@ and sweep them.
 
 Rows the scenario flagged before are re-armed first (unflagged, due later), so runs repeat. The
 leads' emails are queued to Celery's default queue and are not part of the drain. `--url` is
-not used: the sweep is a worker's job, not a page."""
+not used: the sweep is a worker's job, not a page. Its database is `baton_bench_data_<size>`
+(bench/seed_scale.py), shared with the other data-scale scenarios."""
 
 from __future__ import annotations
 
@@ -69,7 +70,9 @@ def rearm() -> None:
 
 
 def make_due(count: int) -> list[int]:
-    """`count` running bench handoffs whose clock ran out a second ago."""
+    """`count` running bench handoffs whose clock ran out a second ago: the newest, which are
+    spread over Marketing, Success (open 24/7, so its urgent and high breaches escalate now)
+    and Support."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -81,7 +84,7 @@ def make_due(count: int) -> list[int]:
             " sla_due_at = now() - interval '1 second'"
             " WHERE id IN (SELECT id FROM handoffs_handoff WHERE"
             f"   {BENCH_ROWS} AND NOT breached AND status IN ('open', 'claimed')"
-            "   AND sla_due_at > now() ORDER BY id LIMIT %s) RETURNING id",
+            "   AND sla_due_at > now() ORDER BY id DESC LIMIT %s) RETURNING id",
             [count],
         )
         return [row[0] for row in cursor.fetchall()]

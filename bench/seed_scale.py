@@ -1,6 +1,6 @@
 """Seed the data-scale scenarios' database (issue 7) with set-based SQL.
 
-    DATABASE_URL=postgres://… python bench/seed_scale.py --size tiny|full
+    DATABASE_URL=postgres://…/any python bench/seed_scale.py --size tiny|full
 
 Builds, on top of the demo organisation (`manage.py migrate` + `seed_demo` when missing):
 
@@ -21,6 +21,9 @@ Each part is inserted with `INSERT … SELECT generate_series(…)` and recorded
 size refuses another (use another database). Every due time lies in the future, so beat's sweeps
 leave the rows alone until a scenario makes some due.
 
+It seeds `baton_bench_data_<size>` on the server of DATABASE_URL (created when missing), never
+the database DATABASE_URL names: the data-scale scenarios serve that database themselves
+(`Server`), so the stack's own database, which the ingest scenarios measure, stays empty of them.
 `ensure(size)` is what the scenarios call; `info()` returns the ids they need.
 """
 
@@ -89,6 +92,26 @@ def database_url() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("seed_scale needs DATABASE_URL=postgres://… (PostgreSQL)")
+    return url
+
+
+def use_own_database(size: str) -> str:
+    """Point this process (and what it starts) at `baton_bench_data_<size>` on the same server
+    as DATABASE_URL, creating it when missing. The data-scale scenarios keep their millions of
+    rows and the demo organisation out of the stack's database, where they would change what
+    the ingest scenarios measure, and a full-size seed (tens of minutes) is reused by the next
+    suite run. Returns the URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database_url())
+    name = f"baton_bench_data_{size}"
+    if parts.path.lstrip("/") != name:
+        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as c:
+            if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                log(f"creating database {name}")
+                c.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    os.environ["DATABASE_URL"] = url
     return url
 
 
@@ -464,10 +487,11 @@ PARTS = {
 
 
 def ensure(size: str) -> dict[str, Any]:
-    """Seed what is missing for `size`; return `info()`. Idempotent; seconds at tiny size."""
+    """Seed what is missing for `size` in its own database (`use_own_database`); return
+    `info()`. Idempotent; seconds at tiny size once migrated."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}")
-    url = database_url()
+    url = use_own_database(size)
     with psycopg.connect(url, autocommit=True) as conn:
         if not conn.execute("SELECT to_regclass('portal_team')").fetchone()[0]:
             log("migrating")
@@ -520,13 +544,89 @@ def info() -> dict[str, Any]:
 
 
 def scenario_args(description: str) -> argparse.Namespace:
-    """The scenario contract (bench/README.md): --size, --url; DATABASE_URL/REDIS_URL in env."""
+    """The scenario contract (bench/README.md): --size, --runs, --url; DATABASE_URL/REDIS_URL in
+    env. The data-scale scenarios serve their own database (`use_own_database`, `Server`)."""
+    import signal
+
+    # A runner stopping the scenario with SIGTERM still gets its servers and workers stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--url", default="http://127.0.0.1:9600")
     parser.add_argument("--runs", type=int, default=3, help="runs; the figure is their median")
     parser.add_argument("--requests", type=int, default=0, help="requests a run (0: by size)")
     return parser.parse_args()
+
+
+class Server:
+    """The production web server (`uvicorn --workers 2`, portal.settings) on the scenario's own
+    database, on BENCH_SPARE_PORT (or the port of --url when run alone); stopped, with its
+    process group, on exit."""
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        self.port = int(os.environ.get("BENCH_SPARE_PORT") or urlsplit(url).port or 9600)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        import httpx
+
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "portal.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "2",
+                "--lifespan",
+                "on",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=sys.stderr,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        self.__exit__()
+        raise RuntimeError(f"the web server on port {self.port} did not start")
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 def login(client: Any, username: str = "riley") -> None:

@@ -119,6 +119,14 @@ class Handoff(models.Model):
                 name="handoff_active_assignee_due",
             ),
             models.Index(fields=["contact", "-created_at"], name="handoff_contact_created"),
+            # The dashboard's rollup refresh rebuilds (day raised, team) buckets and computes
+            # business-time first responses for what was answered since its last run.
+            models.Index(fields=["created_at"], name="handoff_created"),
+            models.Index(
+                fields=["first_responded_at"],
+                condition=Q(first_responded_at__isnull=False),
+                name="handoff_first_responded",
+            ),
             # The SLA sweep's two queries (handoffs/services/breaches.py).
             models.Index(
                 fields=["sla_due_at"],
@@ -231,7 +239,11 @@ class Message(models.Model):
                 name="message_external_id_per_channel",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="message_thread")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_thread"),
+            # The dashboard's touches by day (governance/dashboard/refresh.py).
+            models.Index(fields=["created_at"], name="message_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.get_channel_display()} #{self.pk}"

@@ -359,6 +359,10 @@ class StageVisit(models.Model):
         indexes = [
             models.Index(fields=["journey", "entered_at"], name="visit_journey_entered"),
             models.Index(fields=["journey", "left_at"], name="visit_journey_left"),
+            # The dashboard's rollup refresh finds stays that began or ended since its last
+            # run across every journey (docs/performance-plans.md).
+            models.Index(fields=["entered_at"], name="visit_entered"),
+            models.Index(fields=["left_at"], name="visit_left"),
         ]
         constraints = [
             models.UniqueConstraint(
