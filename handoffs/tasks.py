@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -21,7 +22,11 @@ from handoffs.outbox import (
     outbox_mark_failed,
     outbox_mark_sent,
 )
-from handoffs.services.breaches import escalation_notify, handoffs_sla_sweep
+from handoffs.services.breaches import (
+    escalation_notify,
+    escalations_committed,
+    handoffs_sla_sweep,
+)
 from handoffs.services.ownership import handoffs_auto_assign_waiting
 
 log = logging.getLogger("baton.outbox")
@@ -114,3 +119,20 @@ def sla_sweep() -> int:
 def sla_escalation_notify(*, handoff_id: int, user_ids: list[int]) -> int:
     """Email the lead(s) a breach was escalated to; sent after the sweep's commit."""
     return escalation_notify(handoff_id=handoff_id, user_ids=user_ids)
+
+
+@shared_task(
+    name="handoffs.tasks.sla_escalations_notify", bind=True, ignore_result=True, max_retries=15
+)
+def sla_escalations_notify(self: Any, *, event_ids: list[int], notices: list[Any]) -> int:
+    """One sweep batch's alerts, queued from inside its transaction (services/breaches.py):
+    once the batch's Escalated events are committed, one `sla_escalation_notify` per handoff;
+    if they never appear, the batch rolled back and a later sweep sends its own."""
+    if not escalations_committed(event_ids=event_ids):
+        if self.request.retries >= self.max_retries:
+            log.info("SLA alerts for events %s dropped: their sweep batch rolled back", event_ids)
+            return 0
+        raise self.retry(countdown=2)
+    for handoff_id, user_ids in notices:
+        sla_escalation_notify.delay(handoff_id=handoff_id, user_ids=user_ids)
+    return len(notices)

@@ -257,13 +257,35 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
         _swap(group, guard={"escalated": False}, **dict(shape))
     HandoffEvent.objects.bulk_create(events)
     if notices:
-        from handoffs.tasks import sla_escalation_notify  # tasks import the services
+        escalated = [e.pk for e in events if e.kind == HandoffEventKind.ESCALATED]
+        _alert_leads(notices, escalated)
+    return len(notices)
 
+
+def _alert_leads(notices: list[tuple[int, list[int]]], event_ids: list[int]) -> None:
+    """Queue the leads' emails for a batch's escalations.
+
+    Race prevented: a sweeper killed after its commit but before its on-commit hooks ran lost
+    those alerts for good (fault 5 of issue 8 lost a batch's worth per kill). With a real broker
+    one task per batch is queued inside the transaction, naming the batch's Escalated events: it
+    waits until they are committed, and drops them if the batch rolled back (a later sweep
+    escalates those handoffs again and queues its own). A broker refusing it fails the batch,
+    which the next sweep retries. Eager (dev, tests): after commit, as a task run in-process
+    inside the transaction would email about something not yet committed."""
+    from handoffs.tasks import sla_escalation_notify, sla_escalations_notify
+
+    if sla_escalations_notify.app.conf.task_always_eager:
         for handoff_id, user_ids in notices:
             transaction.on_commit(
                 _enqueue(sla_escalation_notify.delay, handoff_id, user_ids), robust=True
             )
-    return len(notices)
+        return
+    sla_escalations_notify.delay(event_ids=event_ids, notices=notices)
+
+
+def escalations_committed(*, event_ids: list[int]) -> bool:
+    """Whether a sweep batch's Escalated events exist: all of them (its commit) or none."""
+    return HandoffEvent.objects.filter(pk__in=event_ids).exists()
 
 
 def _enqueue(send: Callable[..., Any], handoff_id: int, user_ids: list[int]) -> Callable[[], Any]:
