@@ -131,6 +131,12 @@ def manage(*args: str) -> None:
     )
 
 
+def _migration_files() -> set[str]:
+    """Our apps' migration names: a reused database missing any of them is migrated first."""
+    paths = [*ROOT.glob("*/migrations/0*.py"), *ROOT.glob("*/*/migrations/0*.py")]
+    return {p.stem for p in paths}
+
+
 def _ids(cur: psycopg.Cursor[Any]) -> dict[str, Any]:
     cur.execute("SELECT slug, id FROM portal_team")
     teams = dict(cur.fetchall())
@@ -493,7 +499,10 @@ def ensure(size: str) -> dict[str, Any]:
         raise ValueError(f"size must be one of {', '.join(SIZES)}")
     url = use_own_database(size)
     with psycopg.connect(url, autocommit=True) as conn:
-        if not conn.execute("SELECT to_regclass('portal_team')").fetchone()[0]:
+        applied: set[str] = set()
+        if conn.execute("SELECT to_regclass('django_migrations')").fetchone()[0]:
+            applied = {n for (n,) in conn.execute("SELECT name FROM django_migrations")}
+        if _migration_files() - applied:  # new, or reused after the code gained migrations
             log("migrating")
             manage("migrate", "-v0")
         if not conn.execute("SELECT 1 FROM portal_team WHERE slug = 'sales'").fetchone():
