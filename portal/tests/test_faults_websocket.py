@@ -12,12 +12,15 @@ cuts of 1–60 s, a bigger burst."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import http.cookiejar
 import itertools
 import json
+import os
 import random
 import re
+import signal
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -267,6 +270,7 @@ class Burst:
     target: int = 0  # the log's head once the burst is over
     sent: int = 0
     server_kills: int = 0
+    killed_worker_held: int = 0  # connections the killed server worker held
 
 
 def _head() -> int:
@@ -288,7 +292,7 @@ def _oldest_unclaimed() -> int | None:
         connection.close()
 
 
-async def _send_signals(burst: Burst, ingest: Http, rep: Http, server_pid: int) -> None:
+async def _send_signals(burst: Burst, ingest: Http, rep: Http, server_pid: int, port: int) -> None:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(SIGNALS):
         queue.put_nowait(i)
@@ -307,8 +311,11 @@ async def _send_signals(burst: Burst, ingest: Http, rep: Http, server_pid: int) 
             assert status == 202, answer[:500]
             burst.sent += 1
             if burst.sent == SIGNALS // 3:
-                _kill_one_server_worker(server_pid)
-                burst.server_kills += 1
+                for _ in range(100):  # a moment when it holds someone's connection
+                    if held := _kill_one_server_worker(server_pid, port):
+                        break
+                    await asyncio.sleep(0.05)
+                burst.killed_worker_held, burst.server_kills = held, 1
             if i % CLAIM_EVERY == 0 and (handoff_id := await asyncio.to_thread(_oldest_unclaimed)):
                 status, answer = await asyncio.to_thread(
                     rep.request, "POST", f"/api/v1/handoffs/{handoff_id}/claim/", headers={}
@@ -318,11 +325,19 @@ async def _send_signals(burst: Burst, ingest: Http, rep: Http, server_pid: int) 
     await asyncio.gather(*(sender() for _ in range(SENDERS)))
 
 
-def _kill_one_server_worker(server_pid: int) -> None:
-    """SIGKILL one uvicorn worker process: its sockets drop mid-stream; the supervisor starts
-    another."""
-    import os
-    import signal
+def _kill_one_server_worker(server_pid: int, port: int) -> int:
+    """SIGKILL the uvicorn worker process holding the most connections (client sockets and
+    requests), if any: they drop mid-stream, and the supervisor starts another. How many it
+    held (0: nothing killed)."""
+    established = _established_inodes(port)
+
+    def held(pid: int) -> int:
+        fds = Path(f"/proc/{pid}/fd")
+        links = []
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(fd))
+        return sum(1 for link in links if link in established)
 
     workers = [
         pid
@@ -330,7 +345,22 @@ def _kill_one_server_worker(server_pid: int) -> None:
         if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
     assert workers, "no uvicorn worker process to kill"
-    os.kill(workers[0], signal.SIGKILL)
+    busiest = max(workers, key=held)
+    count = held(busiest)
+    if count:
+        os.kill(busiest, signal.SIGKILL)
+    return count
+
+
+def _established_inodes(port: int) -> set[str]:
+    """`socket:[inode]` of every established TCP connection to local `port` (/proc/net/tcp)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(f"socket:[{fields[9]}]")
+    return inodes
 
 
 async def _run(
@@ -340,7 +370,7 @@ async def _run(
     tasks = [asyncio.create_task(c.run(burst)) for c in clients]
     try:
         await asyncio.sleep(1)  # everyone connected (and cut) once before the burst
-        await _send_signals(burst, ingest, rep, server_pid)
+        await _send_signals(burst, ingest, rep, server_pid, int(ingest.base.rsplit(":", 1)[1]))
         # Quiet: the log's head stops moving. Clients stop cutting and catch up to it.
         head = -1
         while (now := await asyncio.to_thread(_head)) != head:
@@ -418,12 +448,14 @@ def _check(
         assert twice == [], report[-1]
         assert client.rows == rows, f"{client.name}'s rows differ from the inbox page"
         assert client.all_open == all_open
+    assert burst.server_kills == 1 and burst.killed_worker_held > 0
     claimed = Handoff.objects.filter(assignee__isnull=False).count()
     cuts = sum(c.cuts for c in [*programs, *inboxes])
     server_cuts = sum(c.server_cuts for c in [*programs, *inboxes])
     print(
         f"websocket faults: {len(programs)} program + {len(inboxes)} inbox clients, "
-        f"{cuts} client cuts, {burst.server_kills} server worker killed "
+        f"{cuts} client cuts, {burst.server_kills} server worker killed holding "
+        f"{burst.killed_worker_held} connections "
         f"({server_cuts} failed connects/drops), {len(log)} events "
         f"({SIGNALS} raised, {claimed} claimed), 0 missed, 0 duplicated"
     )
