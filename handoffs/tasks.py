@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -28,6 +29,7 @@ from handoffs.services.breaches import (
     handoffs_sla_sweep,
 )
 from handoffs.services.ownership import handoffs_auto_assign_waiting
+from portal.outage import retry_while_unreachable
 
 log = logging.getLogger("baton.outbox")
 
@@ -43,7 +45,7 @@ def outbox_deliver(entry_id: int) -> str:
         return "cancelled"
     try:
         backend = backend_for(entry.channel)
-        provider_id = backend.send(entry)  # slow I/O: outside any transaction
+        sent_id = backend.send(entry)  # slow I/O: outside any transaction
     except DeliveryError as exc:
         # A permanent refusal (an invalid number) fails now; anything else backs off.
         attempts = 1 if exc.permanent else settings.OUTBOX_MAX_ATTEMPTS
@@ -57,7 +59,11 @@ def outbox_deliver(entry_id: int) -> str:
             max_attempts=settings.OUTBOX_MAX_ATTEMPTS,
         )
         return "failed"
-    outbox_mark_sent(entry=entry, backend=backend.name, provider_message_id=provider_id)
+    # Sent: record it even across a short database outage (else the sweep sends it again).
+    retry_while_unreachable(
+        partial(outbox_mark_sent, entry=entry, backend=backend.name, provider_message_id=sent_id),
+        seconds=settings.OUTBOX_LEASE_SECONDS / 2,
+    )
     return "sent"
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 log = logging.getLogger("baton.outage")
@@ -66,6 +67,25 @@ def current_outage_response(request: HttpRequest) -> HttpResponse | None:
     handled is an outage, else None."""
     exc = sys.exc_info()[1]
     return outage_response(request, exc) if exc is not None and is_outage(exc) else None
+
+
+def retry_while_unreachable[T](record: Callable[[], T], *, seconds: float) -> T:
+    """Run `record` (a write after something irrevocable, e.g. a send the receiver accepted)
+    again while the database is unreachable, for up to `seconds`: a short outage then costs a
+    wait, not a second send once the lease expires. Safe to repeat: callers write with a
+    compare-and-swap on their lease."""
+    deadline = time.monotonic() + seconds
+    pause = 0.5
+    while True:
+        try:
+            return record()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unreachable (%s); recording again in %.1f s", exc, pause)
+            connection.close()  # the next try takes a fresh connection from the pool
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 class OutageMiddleware:

@@ -42,6 +42,7 @@ from portal.integrations.signing import (
     signature_header,
     signed_headers,
 )
+from portal.outage import retry_while_unreachable
 
 log = logging.getLogger("baton.outbound")
 audit_log = logging.getLogger("baton.audit")
@@ -267,6 +268,10 @@ def deliver(*, delivery_pk: int) -> str:
         log.exception("outbound delivery %s crashed", delivery.delivery_id)
         attempt = Attempt(ok=False, error=f"{type(exc).__name__}: {exc}")
     if attempt.ok:
-        delivery_mark_delivered(delivery=delivery, status_code=attempt.status_code)
+        # Sent: record it even across a short database outage (else the sweep sends it again).
+        retry_while_unreachable(
+            lambda: delivery_mark_delivered(delivery=delivery, status_code=attempt.status_code),
+            seconds=lease_seconds() / 2,
+        )
         return "delivered"
     return str(delivery_mark_failed(delivery=delivery, attempt=attempt))

@@ -50,7 +50,7 @@ DB_USER = "baton"
 DB_PASSWORD = "baton"
 STATE_FILE = Path(tempfile.gettempdir()) / "baton-faults-a-stack.json"
 SWEEP_SECONDS = 2  # beat's sweeps; production runs them every 15 s
-OUTBOX_LEASE_SECONDS = 8  # a killed worker's outbox lease expires this soon (production 120 s)
+OUTBOX_LEASE_SECONDS = 20  # a killed worker's outbox lease expires this soon (production 120 s)
 OUTBOUND_TIMEOUT_SECONDS = 2  # webhook lease = 2 x this + 30 s (portal/integrations/outbound.py)
 SOAK = os.environ.get("BATON_SOAK", "") not in ("", "0", "false")
 
