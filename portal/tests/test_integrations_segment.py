@@ -350,7 +350,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
         for n in range(size)
     ]
     client = segment_client(api_key)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = post(client, "/v1/batch", {"batch": batch})
 
     assert response.json()["accepted"] == size
