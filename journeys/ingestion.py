@@ -27,6 +27,7 @@ from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.errors import Conflict
 from portal.groupcommit import GroupCommit
 from portal.models import ApiKey
+from portal.realtime import pokes_held
 from portal.timefmt import iso
 
 
@@ -126,7 +127,7 @@ def signal_ingest_batch(
 def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, dict[int, Accepted]]:
     for _attempt in range(3):
         try:
-            with transaction.atomic():
+            with pokes_held(), transaction.atomic():
                 return _ingest_once(items, api_key)
         except IntegrityError:
             # A concurrent request stored one of these keys between our check and our insert;

@@ -7,7 +7,9 @@ sent, so a late or lost poke cannot reorder or drop events."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.db import connection, transaction
 from portal.models import Event
 
 log = logging.getLogger(__name__)
+_held = threading.local()  # pokes_held(): the pokes a batch holds until its commit
 
 # Any constant works; it only has to be the same in every process.
 EVENT_SEQ_LOCK = 0x6261746F6E  # "baton"
@@ -78,7 +81,40 @@ def poke_on_commit(*, team_id: int, seq: int | None, handoff_id: int | None = No
     """Tell a team's consumers to look at the log (seq) or re-render one handoff (seq None)."""
     message = {"type": "handoff.changed", "seq": seq, "handoff_id": handoff_id}
     group = team_group(team_id)
+    held = getattr(_held, "pokes", None)
+    if held is not None:  # inside pokes_held(): one poke per team, once it has committed
+        if seq is None:
+            held[(group, handoff_id)] = message
+        elif seq > held.get((group, None), {}).get("seq", 0):
+            held[(group, None)] = message
+        return
     transaction.on_commit(lambda: group_send(group, message), robust=True)
+
+
+@contextmanager
+def pokes_held() -> Iterator[None]:
+    """Around a transaction that appends many events (a batch of signals): the log is read past
+    the last seq anyway, so each team needs one poke with the highest seq, not one per event.
+    They leave, in one go, when the block ends without an exception, so after its commit; an
+    exception drops them with the rolled-back events."""
+    outer = getattr(_held, "pokes", None) is None
+    if outer:
+        _held.pokes = {}
+    try:
+        yield
+    except BaseException:
+        if outer:
+            _held.pokes = None
+        raise
+    if outer:
+        messages = list(_held.pokes.items())
+        _held.pokes = None
+        if messages:
+            pokes = [(group, message) for (group, _), message in messages]
+            if connection.in_atomic_block:  # an outer transaction commits them
+                transaction.on_commit(lambda: groups_send(pokes), robust=True)
+            else:
+                groups_send(pokes)
 
 
 def presence_poke_on_commit(*, handoff_id: int) -> None:
@@ -91,10 +127,23 @@ def presence_poke_on_commit(*, handoff_id: int) -> None:
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
+    groups_send([(group, message)])
+
+
+def groups_send(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several pokes for one hop into the event loop (each hop costs more than a Redis send)."""
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send_all() -> None:
+        for group, message in messages:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # the log is the record; a lost poke only delays a client
+                log.exception("live push to %s failed", group)
+
     try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the log is the record; a lost poke only delays a client
-        log.exception("live push to %s failed", group)
+        async_to_sync(send_all)()
+    except Exception:
+        log.exception("live push failed")
