@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -43,6 +45,19 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """Tells the schema what StrictSerializer enforces: no fields but its own."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
 def json_depth(value: Any, limit: int) -> int:
     """Depth of nested containers, stopping early once past `limit`."""
     depth = 0
@@ -73,6 +88,7 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
 class BoundedJSONObject(serializers.JSONField):
     """A JSON object with a size and depth limit (properties from the outside world)."""
 

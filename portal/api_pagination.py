@@ -1,5 +1,7 @@
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
@@ -20,3 +22,28 @@ class Pagination(PageNumberPagination):
             if raw is not None and not (raw.isdigit() and 0 < int(raw[:12]) < 10**9):
                 raise InvalidInput("Invalid input.", {name: ["Expected a positive integer."]})
         return super().paginate_queryset(queryset, request, view)
+
+
+def page_of(name: str, item: Any) -> Any:
+    """The documented shape of a page: `{"count", "next", "previous", "results": [item]}`."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializers.ListField(child=item),
+        },
+    )
+
+
+def page_parameters(max_page_size: int = Pagination.max_page_size) -> list[OpenApiParameter]:
+    """`page` and `page_size` as the pagination takes them (a page past the end is a 404)."""
+    return [
+        OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 10**9 - 1}),
+        OpenApiParameter(
+            "page_size",
+            {"type": "integer", "minimum": 1, "maximum": 10**9 - 1},
+            description=f"At most {max_page_size} are returned, whatever is asked.",
+        ),
+    ]

@@ -115,7 +115,3 @@ class MessageInSerializer(StrictSerializer):
 class MessageAcceptedSerializer(serializers.Serializer):
     id = serializers.CharField()
     duplicate = serializers.BooleanField()
-
-
-class ConflictSerializer(serializers.Serializer):
-    detail = serializers.CharField()

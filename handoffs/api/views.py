@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from handoffs import services
 from handoffs.api.serializers import (
-    ConflictSerializer,
     HandoffSerializer,
     MessageAcceptedSerializer,
     MessageInSerializer,
@@ -18,34 +17,39 @@ from handoffs.api.serializers import (
     ReplyInSerializer,
     ResolveInSerializer,
 )
+from handoffs.choices import HandoffStatus, Priority, Trigger
 from handoffs.models import Handoff
 from handoffs.selectors import FilterError, handoff_get_for, handoff_list, parse_filters
 from portal.api_access import require_integration, require_person
-from portal.api_pagination import Pagination
+from portal.api_pagination import Pagination, page_of, page_parameters
+from portal.api_schema import error_responses
 from portal.errors import Forbidden, InvalidInput
 from portal.selectors import user_can_manage, user_can_work
 
-CONFLICT = {409: ConflictSerializer}
+ACTION_ERRORS = error_responses(404, 409)  # an action on one handoff
+BODY_ACTION_ERRORS = error_responses(404, 409, 415)  # …that takes a JSON body
 
 LIST_PARAMS = [
     OpenApiParameter(
         "status",
-        str,
+        {"type": "array", "items": {"enum": [*HandoffStatus.values, "active"]}},
+        explode=False,
         description="open, claimed, waiting_on_contact, resolved, or active; comma-separated",
     ),
     OpenApiParameter("team", str, description="team slug"),
-    OpenApiParameter("trigger", str),
-    OpenApiParameter("priority", str),
+    OpenApiParameter("trigger", {"enum": Trigger.values}),
+    OpenApiParameter("priority", {"enum": Priority.values}),
     OpenApiParameter("assignee", str, description="me, none, or a username"),
-    OpenApiParameter("contact", int),
+    OpenApiParameter("contact", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
     OpenApiParameter("breached", bool),
+    *page_parameters(),
 ]
 
 
 class MessageInboundView(APIView):
     @extend_schema(
         request=MessageInSerializer,
-        responses={202: MessageAcceptedSerializer, **CONFLICT},
+        responses={202: MessageAcceptedSerializer, **error_responses(409, 415)},
         summary="A contact wrote to us",
     )
     def post(self, request: Request) -> Response:
@@ -69,7 +73,11 @@ class MessageInboundView(APIView):
 
 
 class HandoffListView(APIView):
-    @extend_schema(parameters=LIST_PARAMS, responses={200: HandoffSerializer(many=True)})
+    @extend_schema(
+        operation_id="api_v1_handoffs_list",
+        parameters=LIST_PARAMS,
+        responses={200: page_of("HandoffPage", HandoffSerializer()), **error_responses(404)},
+    )
     def get(self, request: Request) -> Response:
         try:
             filters = parse_filters(request.query_params)
@@ -83,7 +91,7 @@ class HandoffListView(APIView):
 
 
 class HandoffDetailView(APIView):
-    @extend_schema(responses={200: HandoffSerializer})
+    @extend_schema(responses={200: HandoffSerializer, **error_responses(404)})
     def get(self, request: Request, handoff_id: int) -> Response:
         handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
         return Response(HandoffSerializer(handoff).data)
@@ -98,7 +106,7 @@ def _workable(request: Request, handoff_id: int) -> tuple[object, Handoff]:
 
 
 class HandoffClaimView(APIView):
-    @extend_schema(request=None, responses={200: HandoffSerializer, **CONFLICT})
+    @extend_schema(request=None, responses={200: HandoffSerializer, **ACTION_ERRORS})
     def post(self, request: Request, handoff_id: int) -> Response:
         user, _ = _workable(request, handoff_id)
         handoff = services.handoff_claim(handoff_id=handoff_id, user=user)
@@ -106,7 +114,7 @@ class HandoffClaimView(APIView):
 
 
 class HandoffReleaseView(APIView):
-    @extend_schema(request=None, responses={200: HandoffSerializer, **CONFLICT})
+    @extend_schema(request=None, responses={200: HandoffSerializer, **ACTION_ERRORS})
     def post(self, request: Request, handoff_id: int) -> Response:
         user, handoff = _workable(request, handoff_id)
         may_override = user_can_manage(user=user, team_id=handoff.team_id)
@@ -119,7 +127,9 @@ class HandoffReleaseView(APIView):
 
 
 class HandoffReassignView(APIView):
-    @extend_schema(request=ReassignInSerializer, responses={200: HandoffSerializer, **CONFLICT})
+    @extend_schema(
+        request=ReassignInSerializer, responses={200: HandoffSerializer, **BODY_ACTION_ERRORS}
+    )
     def post(self, request: Request, handoff_id: int) -> Response:
         user, handoff = _workable(request, handoff_id)
         if not user_can_manage(user=user, team_id=handoff.team_id):
@@ -140,7 +150,9 @@ class HandoffReassignView(APIView):
 
 
 class HandoffReplyView(APIView):
-    @extend_schema(request=ReplyInSerializer, responses={201: MessageSerializer, **CONFLICT})
+    @extend_schema(
+        request=ReplyInSerializer, responses={201: MessageSerializer, **BODY_ACTION_ERRORS}
+    )
     def post(self, request: Request, handoff_id: int) -> Response:
         user, _ = _workable(request, handoff_id)
         data = ReplyInSerializer(data=request.data)
@@ -152,7 +164,9 @@ class HandoffReplyView(APIView):
 
 
 class HandoffResolveView(APIView):
-    @extend_schema(request=ResolveInSerializer, responses={200: HandoffSerializer, **CONFLICT})
+    @extend_schema(
+        request=ResolveInSerializer, responses={200: HandoffSerializer, **BODY_ACTION_ERRORS}
+    )
     def post(self, request: Request, handoff_id: int) -> Response:
         user, handoff = _workable(request, handoff_id)
         may_override = user_can_manage(user=user, team_id=handoff.team_id)

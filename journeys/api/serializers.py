@@ -57,8 +57,13 @@ class AccountInSerializer(StrictSerializer):
     name = TextField(max_length=200, required=False, allow_blank=True)
 
 
+@extend_schema_field({"type": "string", "pattern": SIGNAL_TYPE.pattern, "maxLength": 64})
+class SignalTypeField(TextField):
+    pass
+
+
 class SignalInSerializer(StrictSerializer):
-    type = TextField(max_length=64)
+    type = SignalTypeField(max_length=64)
     idempotency_key = TextField(max_length=200, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False)
     contact = ContactInSerializer()

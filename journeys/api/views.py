@@ -26,7 +26,8 @@ from journeys.selectors import (
     timeline_count,
 )
 from portal.api_access import require_contact_data_right, require_integration
-from portal.api_pagination import Pagination
+from portal.api_pagination import Pagination, page_of, page_parameters
+from portal.api_schema import error_responses
 from portal.errors import InvalidInput, flatten_errors
 from portal.models import ApiKey
 
@@ -135,8 +136,13 @@ class ContactSerializer(serializers.Serializer):
 
 class ContactListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("external_id", str), OpenApiParameter("email", str)],
-        responses={200: ContactSerializer(many=True)},
+        operation_id="api_v1_contacts_list",
+        parameters=[
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("email", str),
+            *page_parameters(),
+        ],
+        responses={200: page_of("ContactPage", ContactSerializer()), **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
         qs = contacts_visible_to(principal=request.user).order_by("id")
@@ -150,7 +156,7 @@ class ContactListView(APIView):
 
 
 class ContactDetailView(APIView):
-    @extend_schema(responses={200: ContactSerializer})
+    @extend_schema(responses={200: ContactSerializer, **error_responses(404)})
     def get(self, request: Request, contact_id: int) -> Response:
         contact = contact_get_for(principal=request.user, contact_id=contact_id)
         return Response(ContactSerializer(contact).data)
@@ -162,8 +168,11 @@ class TimelinePagination(Pagination):
 
 class ContactTimelineView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: inline_serializer("TimelinePage", {"count": serializers.IntegerField()})},
+        parameters=page_parameters(TimelinePagination.max_page_size),
+        responses={
+            200: page_of("TimelinePage", serializers.DictField()),
+            **error_responses(404),
+        },
     )
     def get(self, request: Request, contact_id: int) -> Response:
         contact = contact_get_for(principal=request.user, contact_id=contact_id)
@@ -197,7 +206,10 @@ class ContactTimelineView(APIView):
 
 class ContactExportView(APIView):
     @extend_schema(
-        responses={200: inline_serializer("ContactExport", {"contact": serializers.DictField()})},
+        responses={
+            200: inline_serializer("ContactExport", {"contact": serializers.DictField()}),
+            **error_responses(404),
+        },
         summary="Export a contact's personal data (subject access request)",
     )
     def get(self, request: Request, contact_id: int) -> Response:
@@ -228,7 +240,8 @@ class ContactEraseView(APIView):
     @extend_schema(
         request=ContactEraseInSerializer,
         responses={
-            200: inline_serializer("ContactErased", {"contact_id": serializers.IntegerField()})
+            200: inline_serializer("ContactErased", {"contact_id": serializers.IntegerField()}),
+            **error_responses(404, 409, 415),
         },
         summary="Erase a contact's personal data, keeping aggregates",
     )

@@ -48,6 +48,7 @@ from journeys.models import Contact
 from journeys.services import contact_upsert
 from portal.api_access import require_integration
 from portal.api_fields import StrictSerializer
+from portal.api_schema import error_responses
 from portal.errors import Conflict
 from portal.integrations.notifications import public_url
 
@@ -218,7 +219,7 @@ class ChatSessionView(APIView):
 
     @extend_schema(
         request=ChatSessionInSerializer,
-        responses={201: ChatSessionSerializer},
+        responses={201: ChatSessionSerializer, **error_responses(415)},
         summary="Open a chat widget session for a contact",
     )
     def post(self, request: Request) -> Response:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -28,8 +29,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api_auth import api_key_lookup
+from portal.api_schema import SegmentErrorSerializer, error_responses
 from portal.errors import api_exception_handler
-from portal.integrations.segment import MAX_BATCH, segment_ingest
+from portal.integrations.segment import EVENT_TYPES, MAX_BATCH, segment_ingest
 from portal.models import ApiKey
 
 
@@ -151,6 +153,75 @@ SUCCESS = inline_serializer(
 )
 
 
+_ID = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+        {"type": "integer"},
+    ]
+}
+_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": {}}
+# Read only without an Authorization header, and only when it is text.
+WRITE_KEY = {"description": "The write key, as browser SDKs send it (else the header's)."}
+_REQUIRED_BY_TYPE = {"track": ["event"], "group": ["groupId"], "alias": ["previousId"]}
+
+
+def event_schema(event_type: str | None) -> dict[str, Any]:
+    """One Segment event as Baton reads it (portal/integrations/segment.py). Baton checks more
+    than a schema can say — traits' email, phone and time zone; the event name's shape."""
+    types = [event_type] if event_type else list(EVENT_TYPES)
+    required = ["messageId", *(_REQUIRED_BY_TYPE.get(event_type or "", []))]
+    if event_type is None:
+        required.append("type")
+    return {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": types},
+            "messageId": {**_ID, "description": "The idempotency key (per write key)."},
+            "userId": {**_ID, "description": "The contact's external id."},
+            "anonymousId": {**_ID, "description": "Without userId: anonymous:<anonymousId>."},
+            "event": {"type": "string", "minLength": 1, "description": "track: its name."},
+            "groupId": _ID,
+            "previousId": _ID,
+            "name": {"type": "string"},
+            "category": {"type": "string"},
+            "properties": _OBJECT,
+            "traits": _OBJECT,
+            "context": _OBJECT,
+            "timestamp": {"type": "string", "format": "date-time"},
+            "originalTimestamp": {"type": "string", "format": "date-time"},
+            "writeKey": WRITE_KEY,
+        },
+        "required": required,
+        "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
+    }
+
+
+def request_schema(event_type: str | None) -> dict[str, Any]:
+    if event_type is not None:
+        return event_schema(event_type)
+    return {
+        "type": "object",
+        "properties": {
+            "batch": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+                "items": event_schema(None),
+            },
+            "context": {**_OBJECT, "description": "Shared by every event (theirs wins)."},
+            "writeKey": WRITE_KEY,
+        },
+        "required": ["batch"],
+    }
+
+
+class SegmentSchema(AutoSchema):
+    """Each Segment endpoint documents its own event (one view class serves them all)."""
+
+    def get_request_serializer(self) -> Any:
+        return {"application/json": request_schema(getattr(self.view, "event_type", None))}
+
+
 class SegmentView(APIView):
     """One Segment endpoint; `event_type` None is the batch endpoint."""
 
@@ -158,14 +229,18 @@ class SegmentView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [SegmentJSONParser]
     renderer_classes = [JSONRenderer]
+    schema = SegmentSchema()
     event_type: str | None = None
 
     def get_exception_handler(self) -> Any:
         return segment_exception_handler
 
     @extend_schema(
-        request=inline_serializer("SegmentEvents", {"batch": serializers.ListField()}),
-        responses={200: SUCCESS},
+        responses={
+            200: SUCCESS,
+            # No 403: a caller without a valid write key is a 401 here.
+            **error_responses(409, 415, common=(400, 401, 413, 429), body=SegmentErrorSerializer),
+        },
         summary="Segment/RudderStack HTTP Tracking API (write key as Basic user name)",
         examples=[
             OpenApiExample(

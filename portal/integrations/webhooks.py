@@ -35,6 +35,7 @@ from journeys.api.serializers import signal_validator
 from journeys.ingestion import body_hash, signal_ingest
 from journeys.rules import path_get
 from portal.api_fields import json_depth
+from portal.api_schema import error_responses
 from portal.errors import Conflict, DomainError, InvalidInput, flatten_errors
 from portal.integrations.contacts import email_contact, phone_contact
 from portal.integrations.models import InboundWebhook, WebhookDelivery
@@ -283,7 +284,14 @@ class WebhookView(APIView):
             ),
             OpenApiParameter(DELIVERY_HEADER, str, OpenApiParameter.HEADER),
         ],
-        responses={202: inline_serializer("WebhookAccepted", {"id": serializers.CharField()})},
+        responses={
+            202: inline_serializer(
+                "WebhookAccepted",
+                {"id": serializers.CharField(), "duplicate": serializers.BooleanField()},
+            ),
+            # Authenticated by its signature (401), so never a 403; not rate-limited per key.
+            **error_responses(404, 409, common=(400, 401, 413)),
+        },
         summary="A signed webhook (Zapier, Make, n8n, HubSpot) mapped into a signal",
     )
     def post(self, request: Request, slug: str) -> Response:
