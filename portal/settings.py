@@ -88,8 +88,12 @@ TEMPLATES = [
 
 if DATABASE_URL:
     # Under ASGI every request runs in its own thread; persistent per-thread connections would
-    # pile up, so connections come from psycopg's pool instead (CONN_MAX_AGE must be 0).
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # pile up, so connections come from psycopg's pool instead (CONN_MAX_AGE must be 0). Health
+    # checks make the pool test a connection before lending it: after PostgreSQL restarts, its
+    # broken connections are replaced instead of failing one request each (docs/reliability.md).
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    }
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
         "BATON_DB_POOL", default=True
     ):
