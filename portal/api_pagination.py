@@ -17,11 +17,14 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self.check_parameters(request)
+        return super().paginate_queryset(queryset, request, view)
+
+    def check_parameters(self, request: Request) -> None:
         for name in (self.page_query_param, self.page_size_query_param):
             raw = request.query_params.get(name)
             if raw is not None and not (raw.isdigit() and 0 < int(raw[:12]) < 10**9):
                 raise InvalidInput("Invalid input.", {name: ["Expected a positive integer."]})
-        return super().paginate_queryset(queryset, request, view)
 
 
 def page_of(name: str, item: Any) -> Any:

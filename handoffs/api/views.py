@@ -40,7 +40,16 @@ LIST_PARAMS = [
     OpenApiParameter("trigger", {"enum": Trigger.values}),
     OpenApiParameter("priority", {"enum": Priority.values}),
     OpenApiParameter("assignee", str, description="me, none, or a username"),
-    OpenApiParameter("contact", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
+    OpenApiParameter(
+        "contact",
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                {"type": "string", "maxLength": 0},
+            ]
+        },
+        description="a contact id; empty: no filter",
+    ),
     OpenApiParameter("breached", bool),
     *page_parameters(),
 ]

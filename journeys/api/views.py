@@ -177,6 +177,7 @@ class ContactTimelineView(APIView):
     def get(self, request: Request, contact_id: int) -> Response:
         contact = contact_get_for(principal=request.user, contact_id=contact_id)
         paginator = TimelinePagination()
+        paginator.check_parameters(request)  # a malformed page or page_size is a 400, as on lists
         page_size = paginator.get_page_size(request) or 50
         try:
             page = max(1, int(request.query_params.get("page", "1")[:12]))
