@@ -16,6 +16,10 @@ class TextField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        # The limit holds for what was sent (as the schema says), not for what is left once
+        # surrounding whitespace is trimmed.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length, length=len(data))
         return super().to_internal_value(data)
 
     default_error_messages = {

@@ -81,6 +81,7 @@ def test_messages_without_an_external_id_are_each_stored(org, integration):
         ({"body": 42}, "body"),
         ({"contact": {}}, "contact.external_id"),
         ({"surprise": True}, "surprise"),
+        ({"body": " " + "x" * 5000}, "body"),
     ],
     ids=[
         "an unknown channel",
@@ -88,6 +89,7 @@ def test_messages_without_an_external_id_are_each_stored(org, integration):
         "a number body",
         "no contact id",
         "an unknown field",
+        "a body over 5000 characters as sent, though not once trimmed",
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(org, integration, change, field):

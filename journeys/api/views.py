@@ -50,7 +50,7 @@ def _with_header_key(request: Request, raw: Any) -> Any:
 class SignalIngestView(APIView):
     @extend_schema(
         request=SignalInSerializer,
-        responses={202: SignalAcceptedSerializer},
+        responses={202: SignalAcceptedSerializer, **error_responses(409, 415)},
         summary="Send one signal",
     )
     def post(self, request: Request) -> Response:
@@ -69,9 +69,14 @@ class SignalIngestView(APIView):
 class SignalBatchView(APIView):
     @extend_schema(
         request=inline_serializer(
-            "SignalBatchIn", {"signals": serializers.ListField(child=SignalInSerializer())}
+            "SignalBatchIn",
+            {
+                "signals": serializers.ListField(
+                    child=SignalInSerializer(), min_length=1, max_length=MAX_BATCH
+                )
+            },
         ),
-        responses={202: SignalBatchOutSerializer},
+        responses={202: SignalBatchOutSerializer, **error_responses(415)},
         summary="Send up to 1000 signals",
     )
     def post(self, request: Request) -> Response:
