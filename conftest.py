@@ -29,7 +29,16 @@ PASSWORD = "test-pass-123"  # noqa: S105
 
 # e2e tests leave an event loop in the main thread (STACK-NOTES): run them last.
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    items.sort(key=lambda item: 1 if item.get_closest_marker("e2e") else 0)
+    """pytest-django runs tests in per-test transactions first, then transactional ones (which
+    flush the rows data migrations made); a module that commits its own data and flushes it
+    (`commits_data`) goes after both, and browser tests last."""
+
+    def order(item: Any) -> int:
+        if item.get_closest_marker("e2e"):
+            return 2
+        return 1 if item.get_closest_marker("commits_data") else 0
+
+    items.sort(key=order)
 
 
 @dataclass

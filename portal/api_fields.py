@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -47,6 +50,18 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+class TextFieldScheme(OpenApiSerializerFieldExtension):
+    """Text that may not be blank must hold more than whitespace (it is trimmed first)."""
+
+    target_class = TextField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if not self.target.allow_blank and self.target.trim_whitespace:
+            schema["pattern"] = r"\S"
+        return schema
 
 
 class StrictSerializerScheme(OpenApiSerializerExtension):

@@ -26,6 +26,7 @@ from journeys.selectors import (
     timeline_count,
 )
 from portal.api_access import require_contact_data_right, require_integration
+from portal.api_fields import StrictSerializer, TextField
 from portal.api_pagination import Pagination, page_of, page_parameters
 from portal.api_schema import error_responses
 from portal.errors import InvalidInput, flatten_errors
@@ -238,8 +239,8 @@ def _contact_for_data_request(principal: Any, contact_id: int) -> Contact:
     return contact
 
 
-class ContactEraseInSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, help_text="The request's reference.")
+class ContactEraseInSerializer(StrictSerializer):
+    reason = TextField(max_length=300, help_text="The request's reference.")
 
 
 class ContactEraseView(APIView):

@@ -53,7 +53,9 @@ from portal.integrations.models import InboundWebhook
 from portal.models import Team
 from portal.services import api_key_create
 
-pytestmark = pytest.mark.django_db
+# Its world is committed once and flushed at the end, so it runs after the tests that need the
+# rows data migrations made (conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.commits_data]
 
 SOAK = os.environ.get("BATON_SOAK") == "1"
 MAX_EXAMPLES = 100 if SOAK else 10
