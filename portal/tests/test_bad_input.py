@@ -104,11 +104,17 @@ def test_out_of_range_numbers_are_a_400_naming_the_parameter(org, as_user, url, 
     assert field in response.json()["errors"]
 
 
-def test_a_huge_timeline_page_is_the_last_page(org, as_user, send_signal):
+def test_a_timeline_page_past_the_end_is_the_last_page_and_a_huge_one_a_400(
+    org, as_user, send_signal
+):
     send_signal(budget=90000)
     contact_id = Handoff.objects.get().contact_id
+    timeline = f"/api/v1/contacts/{contact_id}/timeline/?page="
 
-    response = as_user("riley").get(f"/api/v1/contacts/{contact_id}/timeline/?page=" + "9" * 30)
+    past_the_end = as_user("riley").get(timeline + "999")
+    huge = as_user("riley").get(timeline + "9" * 30)  # past the documented maximum
 
-    assert response.status_code == 200
-    assert response.json()["results"]
+    assert past_the_end.status_code == 200
+    assert past_the_end.json()["results"]
+    assert huge.status_code == 400
+    assert "page" in huge.json()["errors"]
