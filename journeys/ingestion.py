@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, models, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.utils import timezone
 
 from handoffs.services import RaiseRequest, handoff_raise
@@ -76,7 +83,11 @@ def signal_ingest(*, api_key: ApiKey | None, data: dict[str, Any], raw_hash: str
     settings allow it: each request still answers only once its own signal and everything its
     rules decided are committed."""
     single = _Single(api_key, data, raw_hash)
-    if settings.BATON_INGEST_GROUP_COMMIT:
+    if settings.BATON_INGEST_GROUP_COMMIT and not connection.in_atomic_block:
+        # The request's own connection (it read the API key) goes back to the pool while the
+        # request waits: dozens of waiting requests must not hold the connections the
+        # committer needs.
+        connection.close()
         outcome = _group_commit.submit(single)
     else:
         outcome = _ingest_singles([single])[0]

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from handoffs.models import Handoff
 from journeys.ingestion import body_hash, signal_ingest
@@ -141,3 +142,19 @@ def test_concurrent_single_signals_through_the_group_commit_each_answer_once(
     same = [answers[3], *answers[20:24]]  # one signal sent five times at once
     assert [a.duplicate for a in same].count(False) == 1
     assert Handoff.objects.filter(contact__external_id="gc-contact-2").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_request_gives_its_connection_back_to_the_pool(org: Any, settings: Any):
+    settings.BATON_INGEST_GROUP_COMMIT = True
+    key = ApiKey.objects.create(name="pool", prefix="pool", secret_hash="x")
+
+    def request() -> bool:
+        ApiKey.objects.count()  # authentication opened this thread's connection
+        data = _signal("pool-1", "pool-contact")
+        signal_ingest(api_key=key, data=data, raw_hash=body_hash(data))
+        return connection.connection is None
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(request).result()
+    assert Signal.objects.filter(idempotency_key="pool-1").exists()
