@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 
 class GroupCommit[Item, Outcome]:
@@ -59,7 +59,6 @@ class GroupCommit[Item, Outcome]:
             self._commit(taken)
 
     def _commit(self, taken: list[tuple[Item, Future[Outcome]]]) -> None:
-        close_old_connections()  # a connection the database dropped is not reused
         try:
             outcomes = self._batch([item for item, _ in taken])
         except BaseException as exc:  # every waiter hears it, whatever it is
@@ -73,4 +72,6 @@ class GroupCommit[Item, Outcome]:
             for (_, future), outcome in zip(taken, outcomes, strict=True):
                 future.set_result(outcome)
         finally:
-            connections.close_all()  # back to the pool between batches
+            # Back to the pool between batches, so no batch reuses a connection the database
+            # dropped while the thread waited.
+            connections.close_all()
