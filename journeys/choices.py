@@ -41,3 +41,8 @@ class StepMode(models.TextChoices):
     AUTOMATION = "automation", "Automation"
     HUMAN = "human", "Human"
     HYBRID = "hybrid", "Hybrid"
+
+
+# An enrollment's `waiting_for` until its first step has run (journeys/engine.py): no signal type
+# can look like it (they start with a letter or digit).
+WAITING_FIRST_STEP = "(first step)"

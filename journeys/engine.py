@@ -19,7 +19,7 @@ from handoffs.services import (
     reply_route,
 )
 from journeys import design, runner
-from journeys.choices import EnrollmentStatus
+from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
 from journeys.models import (
     Account,
     Contact,
@@ -98,15 +98,22 @@ def latest_versions(journeys: list[Journey]) -> dict[int, JourneyVersion]:
     return latest
 
 
-def enrollments_begin(*, enrollments: list[Enrollment], properties: dict[int, Any]) -> None:
-    """Run new enrollments up to their first waiting step. `properties` maps a contact id to the
-    enrolling signal's properties (templates may use them)."""
+def enrollments_begin(*, enrollments: list[Enrollment]) -> None:
+    """Run new enrollments up to their first waiting step, in the caller's transaction."""
     for enrollment in enrollments:
-        if enrollment.version_id is None:
-            continue
-        state = {"properties": properties.get(enrollment.contact_id, {})}
-        Enrollment.objects.filter(pk=enrollment.pk).update(state=state)
         enrollment_advance(enrollment_id=enrollment.pk, event={"kind": "start"})
+
+
+def enrollments_begin_after_commit(*, enrollments: list[Enrollment]) -> None:
+    """Run new enrollments' first steps in a worker once the caller commits: one task for the
+    lot, off the path that acknowledges signals. They are stored due now, so should the task be
+    lost (broker down, worker killed) the enrollment sweep starts them instead; the row lock and
+    the first-step mark make the first step run once either way."""
+    ids = [e.pk for e in enrollments if e.version_id is not None]
+    if ids:
+        from journeys.tasks import enrollments_start  # the tasks import this module
+
+        transaction.on_commit(lambda: enrollments_start.delay(ids), robust=True)
 
 
 @transaction.atomic
@@ -128,7 +135,14 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
         return enrollment  # another sweeper already acted on this due time
     if event["kind"] == "reply" and event.get("message_id", 0) <= enrollment.state.get("heard", 0):
         return enrollment  # this reply was already heard
-    previous = None if event["kind"] == "start" else enrollment.state
+    first = enrollment.waiting_for == WAITING_FIRST_STEP
+    if event["kind"] == "start" and not first:
+        return enrollment  # the task and the sweep both came: the first step already ran
+    # A person took the contact over between enrolling and the first step: the step runs as it
+    # would have at enrolment (its messages are held back at send time) and the journey stays
+    # with the person.
+    paused_first = first and enrollment.status == EnrollmentStatus.PAUSED_FOR_HUMAN
+    previous = None if first else enrollment.state
     outcome = runner.advance(
         enrollment.version.definition, previous, event, now, _context(enrollment)
     )
@@ -138,7 +152,7 @@ def enrollment_advance(*, enrollment_id: int, event: dict[str, Any]) -> Enrollme
         own["heard"] = event.get("message_id", 0)
     enrollment.state = {**outcome.state, **own}
     enrollment.status = outcome.status
-    if handed_over and outcome.status == EnrollmentStatus.ACTIVE:
+    if (handed_over or paused_first) and outcome.status == EnrollmentStatus.ACTIVE:
         # A handoff raised while applying (the fail-safe, a held message) paused the contact's
         # journeys; this one stays paused too, and carries on from its state when resumed.
         enrollment.status = EnrollmentStatus.PAUSED_FOR_HUMAN
@@ -339,6 +353,16 @@ def _set_fields(contact: Contact, data: dict[str, Any]) -> None:
     account_name = data.get("account.name")
     if account_name and contact.account_id:
         Account.objects.filter(pk=contact.account_id).update(name=account_name)
+
+
+def enrollment_first_step(*, enrollment_id: int) -> str:
+    """Run the first step of an enrollment still waiting for it, because a signal or reply
+    arrived before the worker did (so it is not missed); what the enrollment waits for now
+    ("" when it is no longer active)."""
+    enrollment = enrollment_advance(enrollment_id=enrollment_id, event={"kind": "start"})
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
+        return ""
+    return enrollment.waiting_for
 
 
 def enrollments_due_sweep(*, limit: int = 500) -> int:

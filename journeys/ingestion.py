@@ -25,8 +25,13 @@ from django.utils import timezone
 
 from handoffs.services import RaiseRequest, handoff_raise
 from journeys import rules
-from journeys.choices import EnrollmentStatus
-from journeys.engine import enrollment_advance, enrollments_begin, latest_versions
+from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
+from journeys.engine import (
+    enrollment_advance,
+    enrollment_first_step,
+    enrollments_begin_after_commit,
+    latest_versions,
+)
 from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, Signal
 from journeys.playbook.choices import persona_from
 from journeys.selectors import exchange_rates
@@ -349,12 +354,9 @@ def _evaluate(items: list[_Item]) -> None:
             )
         ],
         versions=latest_versions(journeys) if journeys else {},
+        properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
     )
-    if started:
-        enrollments_begin(
-            enrollments=started,
-            properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
-        )
+    enrollments_begin_after_commit(enrollments=started)
     for item in items:
         signal, doc = item.signal, docs[item.index]
         for rule in active_rules:
@@ -374,12 +376,14 @@ def _wake_waiting(items: list[_Item]) -> None:
     waiting = Enrollment.objects.filter(
         contact_id__in=by_contact,
         status=EnrollmentStatus.ACTIVE,
-        waiting_for__in={item.data["type"] for item in items},
+        waiting_for__in={item.data["type"] for item in items} | {WAITING_FIRST_STEP},
     ).values_list("id", "contact_id", "waiting_for")
-    for enrollment_id, contact_id, signal_type in list(waiting):
+    for enrollment_id, contact_id, waiting_for in list(waiting):
+        if waiting_for == WAITING_FIRST_STEP:
+            waiting_for = enrollment_first_step(enrollment_id=enrollment_id)
         for item in by_contact[contact_id]:
-            if item.data["type"] == signal_type and item.signal is not None:
-                event = {"kind": "signal", "type": signal_type, "signal_id": item.signal.pk}
+            if item.data["type"] == waiting_for and item.signal is not None:
+                event = {"kind": "signal", "type": waiting_for, "signal_id": item.signal.pk}
                 enrollment_advance(enrollment_id=enrollment_id, event=event)
                 break
 

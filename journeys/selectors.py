@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from handoffs.choices import ACTIVE_STATUSES
 from handoffs.models import Handoff, HandoffEvent, Message
-from journeys.choices import LIVE_ENROLLMENT_STATUSES
+from journeys.choices import LIVE_ENROLLMENT_STATUSES, WAITING_FIRST_STEP
 from journeys.models import Contact, Enrollment, EnrollmentEvent, ExchangeRate, Signal
 from portal.errors import log_not_visible
 from portal.models import ApiKey, Team
@@ -336,6 +336,8 @@ def contact_summary(*, contact: Contact, principal: Any, now: datetime | None = 
         where = f" at {enrollment.stage.name}" if enrollment.stage else ""
         if enrollment.status == "paused_for_human":
             state = "paused while a person has the contact"
+        elif enrollment.waiting_for == WAITING_FIRST_STEP:
+            state = "starting"
         elif enrollment.waiting_for:
             what = "a reply" if enrollment.waiting_for == "reply" else enrollment.waiting_for
             state = f"waiting for {what}"

@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from handoffs.choices import OutboxStatus
 from handoffs.models import OutboxEntry
-from journeys.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus, VisitOutcome
+from journeys.choices import (
+    LIVE_ENROLLMENT_STATUSES,
+    WAITING_FIRST_STEP,
+    EnrollmentStatus,
+    VisitOutcome,
+)
 from journeys.models import (
     Account,
     Contact,
@@ -61,11 +66,16 @@ def _upsert(model: type[Any], external_id: str, values: dict[str, Any]) -> Any:
 
 
 def enrollments_start_many(
-    *, pairs: list[tuple[Contact, Journey]], versions: dict[int, Any] | None = None
+    *,
+    pairs: list[tuple[Contact, Journey]],
+    versions: dict[int, Any] | None = None,
+    properties: dict[int, Any] | None = None,
 ) -> list[Enrollment]:
     """Enroll each (contact, journey) not already live in it: one read, one insert, one audit
-    insert for a whole batch. A concurrent enrollment trips the partial unique index and the
-    caller's transaction retries (journeys/ingestion.py)."""
+    insert for a whole batch. Each is stored due now, waiting for its first step (the engine
+    runs it); `properties` maps a contact id to the enrolling signal's properties, which
+    templates may use. A concurrent enrollment trips the partial unique index and the caller's
+    transaction retries (journeys/ingestion.py)."""
     wanted = {(c.pk, j.pk): (c, j) for c, j in pairs}
     if not wanted:
         return []
@@ -80,14 +90,19 @@ def enrollments_start_many(
     fresh = []
     for key, (contact, journey) in wanted.items():
         if key not in live:
-            first_stage = journey.first_stage
+            version = (versions or {}).get(journey.pk)
             fresh.append(
                 Enrollment(
                     contact=contact,
                     journey=journey,
-                    stage=first_stage,
+                    stage=journey.first_stage,
                     stage_entered_at=now,
-                    version=(versions or {}).get(journey.pk),
+                    version=version,
+                    state={"properties": (properties or {}).get(contact.pk, {})}
+                    if version is not None
+                    else {},
+                    due_at=now if version is not None else None,
+                    waiting_for=WAITING_FIRST_STEP if version is not None else "",
                 )
             )
     Enrollment.objects.bulk_create(fresh)
@@ -241,7 +256,7 @@ def enrollment_enroll_by_hand(*, contact: Contact, journey: Journey, actor: Any)
         EnrollmentEvent.objects.filter(enrollment=enrollment, kind="enrolled").update(
             actor=actor, detail=f"Enrolled by hand in {journey.name} v{version.number}{where}"
         )
-        engine.enrollments_begin(enrollments=[enrollment], properties={})
+        engine.enrollments_begin(enrollments=[enrollment])
     return Enrollment.objects.select_related("version").get(pk=enrollment.pk)
 
 
@@ -382,6 +397,8 @@ def _migration_refusal(
         return f"it is already on {target}"
     if enrollment.version is None:
         return "it runs no published version"
+    if enrollment.waiting_for == WAITING_FIRST_STEP:
+        return "it has not run its first step yet; try again in a moment"
     key = enrollment.state.get("step")
     if not isinstance(key, str) or not key:
         return "it is not at a step"

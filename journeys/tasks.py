@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from handoffs.models import Message
-from journeys.choices import EnrollmentStatus
-from journeys.engine import enrollment_advance, enrollments_due_sweep
+from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
+from journeys.engine import enrollment_advance, enrollment_first_step, enrollments_due_sweep
 from journeys.models import Enrollment
 
 
@@ -14,6 +14,13 @@ from journeys.models import Enrollment
 def enrollments_sweep() -> int:
     """Beat (and the embedded timer): act on every enrollment whose due time has passed."""
     return enrollments_due_sweep()
+
+
+@shared_task(name="journeys.tasks.enrollments_start", ignore_result=True)
+def enrollments_start(enrollment_ids: list[int]) -> None:
+    """New enrollments' first steps, after the signals that enrolled them are committed."""
+    for enrollment_id in enrollment_ids:
+        enrollment_advance(enrollment_id=enrollment_id, event={"kind": "start"})
 
 
 @shared_task(name="journeys.tasks.enrollments_hear_reply", ignore_result=True)
@@ -25,17 +32,22 @@ def enrollments_hear_reply(message_id: int) -> int:
     waiting = Enrollment.objects.filter(
         contact_id=message.conversation.contact_id,
         status=EnrollmentStatus.ACTIVE,
-        waiting_for="reply",
-    ).values_list("id", flat=True)
+        waiting_for__in=("reply", WAITING_FIRST_STEP),
+    ).values_list("id", "waiting_for")
     event = {
         "kind": "reply",
         "text": message.body,
         "channel": message.channel,
         "message_id": message.pk,
     }
-    for enrollment_id in list(waiting):
-        enrollment_advance(enrollment_id=enrollment_id, event=event)
-    return len(waiting)
+    heard = 0
+    for enrollment_id, waiting_for in list(waiting):
+        if waiting_for == WAITING_FIRST_STEP:
+            waiting_for = enrollment_first_step(enrollment_id=enrollment_id)
+        if waiting_for == "reply":
+            enrollment_advance(enrollment_id=enrollment_id, event=event)
+            heard += 1
+    return heard
 
 
 @shared_task(name="journeys.tasks.enrollments_resume", ignore_result=True)

@@ -140,14 +140,17 @@ def no_server_errors(server: live.Server, answers: list[live.Answer]) -> None:
 
 
 def one_effect_of_a_signal(external_id: str) -> None:
-    """One signal, one enrollment, one welcome sent once by the worker, one handoff."""
+    """One signal, one enrollment, one welcome sent once by the worker, one handoff (the
+    journey's first steps run in the worker after the signal's commit)."""
     contact = Contact.objects.get(external_id=external_id)
     assert Signal.objects.filter(contact=contact).count() == 1
     assert Enrollment.objects.filter(contact=contact).count() == 1
+    deadline = time.monotonic() + 60
+    while not Handoff.objects.filter(contact=contact).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert Handoff.objects.filter(contact=contact).count() == 1
     out = Message.objects.filter(conversation__contact=contact, direction=Direction.OUT)
     assert [m.body.startswith(WELCOME) for m in out] == [True]
-    deadline = time.monotonic() + 60
     entry = OutboxEntry.objects.get(message=out[0])
     while entry.status != OutboxStatus.SENT and time.monotonic() < deadline:
         time.sleep(0.2)
