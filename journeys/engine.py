@@ -355,10 +355,22 @@ def _set_fields(contact: Contact, data: dict[str, Any]) -> None:
         Account.objects.filter(pk=contact.account_id).update(name=account_name)
 
 
+def versions_hearing(version_ids: set[int], what: set[str]) -> set[int]:
+    """Which of these journey versions has a step that waits for one of `what` (signal types,
+    or "reply")."""
+    return {
+        pk
+        for pk, definition in JourneyVersion.objects.filter(pk__in=version_ids).values_list(
+            "pk", "definition"
+        )
+        if runner.waits_heard(definition) & what
+    }
+
+
 def enrollment_first_step(*, enrollment_id: int) -> str:
-    """Run the first step of an enrollment still waiting for it, because a signal or reply
-    arrived before the worker did (so it is not missed); what the enrollment waits for now
-    ("" when it is no longer active)."""
+    """Run the first step of an enrollment still waiting for it, because a signal or reply it
+    could hear (versions_hearing) arrived before the worker did, so it is not missed; what the
+    enrollment waits for now ("" when it is no longer active)."""
     enrollment = enrollment_advance(enrollment_id=enrollment_id, event={"kind": "start"})
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return ""

@@ -6,7 +6,12 @@ from celery import shared_task
 
 from handoffs.models import Message
 from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
-from journeys.engine import enrollment_advance, enrollment_first_step, enrollments_due_sweep
+from journeys.engine import (
+    enrollment_advance,
+    enrollment_first_step,
+    enrollments_due_sweep,
+    versions_hearing,
+)
 from journeys.models import Enrollment
 
 
@@ -33,7 +38,7 @@ def enrollments_hear_reply(message_id: int) -> int:
         contact_id=message.conversation.contact_id,
         status=EnrollmentStatus.ACTIVE,
         waiting_for__in=("reply", WAITING_FIRST_STEP),
-    ).values_list("id", "waiting_for")
+    ).values_list("id", "waiting_for", "version_id")
     event = {
         "kind": "reply",
         "text": message.body,
@@ -41,8 +46,13 @@ def enrollments_hear_reply(message_id: int) -> int:
         "message_id": message.pk,
     }
     heard = 0
-    for enrollment_id, waiting_for in list(waiting):
+    rows = list(waiting)
+    pending = {version for _, waiting_for, version in rows if waiting_for == WAITING_FIRST_STEP}
+    hearing = versions_hearing(pending, {"reply"}) if pending else set()
+    for enrollment_id, waiting_for, version_id in rows:
         if waiting_for == WAITING_FIRST_STEP:
+            if version_id not in hearing:
+                continue
             waiting_for = enrollment_first_step(enrollment_id=enrollment_id)
         if waiting_for == "reply":
             enrollment_advance(enrollment_id=enrollment_id, event=event)

@@ -29,6 +29,7 @@ from journeys.runner.definition import (
     ActionKind,
     Outcome,
     Status,
+    waits_heard,
 )
 from journeys.runner.events import advance
 
@@ -43,4 +44,5 @@ __all__ = [
     "Outcome",
     "Status",
     "advance",
+    "waits_heard",
 ]

@@ -74,6 +74,19 @@ def _target(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def waits_heard(definition: Mapping[str, Any]) -> frozenset[str]:
+    """Everything a step of `definition` can wait for: the signal types its waits name, and
+    "reply" for a question or a wait until a reply. An enrollment hears nothing else, whatever
+    step it is at."""
+    heard: set[str] = set()
+    for step in _Definition.read(definition).steps.values():
+        if step.get("kind") == "ask":
+            heard.add("reply")
+        elif step.get("kind") == "wait" and (until := _target(_config(step).get("until"))):
+            heard.add(until)
+    return frozenset(heard)
+
+
 def _minutes(value: object) -> timedelta | None:
     """A wait length from config: a positive number of minutes, else None (no timer)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:

@@ -17,6 +17,7 @@ from handoffs.services import handoff_claim, handoff_resolve
 from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus, LoopStage
 from journeys.engine import enrollments_due_sweep, journey_publish, latest_versions
 from journeys.models import Enrollment, Journey, Stage, Step
+from journeys.runner import waits_heard
 from journeys.services import contact_upsert, enrollments_start_many
 from journeys.tasks import enrollments_start
 
@@ -135,6 +136,33 @@ def test_a_signal_that_comes_before_the_worker_is_heard(
     enrollment = Enrollment.objects.get()
     assert enrollment.status == EnrollmentStatus.COMPLETED  # welcomed, then heard "activated"
     assert welcomes() == ["c"]
+
+
+@pytest.mark.django_db
+def test_a_signal_the_journey_never_waits_for_leaves_the_first_step_to_the_worker(
+    org: Any, integration: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    build(WELCOME_THEN_WAIT)
+    with django_capture_on_commit_callbacks():  # the worker has not come
+        integration.post(BATCH, {"signals": [trial("e")]}, format="json")
+    with django_capture_on_commit_callbacks():
+        integration.post(BATCH, {"signals": [trial("e", "page_viewed")]}, format="json")
+
+    assert Enrollment.objects.get().waiting_for == WAITING_FIRST_STEP
+    assert welcomes() == []
+
+
+def test_what_a_journey_can_hear_is_every_wait_and_question_in_it() -> None:
+    steps = [
+        {"key": "q", "kind": "ask", "config": {"question": "?"}},
+        {"key": "w1", "kind": "wait", "config": {"until": "activated", "minutes": 60}},
+        {"key": "w2", "kind": "wait", "config": {"minutes": 60}},
+        {"key": "s", "kind": "send_message", "config": {"until": "not-a-wait"}},
+        "garbage",
+    ]
+    assert waits_heard({"steps": steps}) == {"reply", "activated"}
+    assert waits_heard({"steps": steps[2:]}) == frozenset()
+    assert waits_heard({}) == frozenset()
 
 
 @pytest.mark.django_db
