@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,12 @@ from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, 
 from journeys.playbook.choices import persona_from
 from journeys.selectors import exchange_rates
 from journeys.services import CONTACT_FIELDS, enrollments_start_many
+from portal.api_auth import api_key_lookup
 from portal.errors import Conflict
 from portal.groupcommit import GroupCommit
 from portal.models import ApiKey
+from portal.ratelimit import api_bucket
+from portal.ratelimit import hit as rate_hit
 from portal.realtime import pokes_held
 from portal.timefmt import iso
 
@@ -80,6 +84,18 @@ class _Single:
     api_key: ApiKey | None
     data: dict[str, Any]
     raw_hash: str
+    # The fast path (journeys/api/fast_intake.py) sends the bearer key as presented; the
+    # committer authenticates and counts it, for the whole batch at once.
+    raw_key: str = ""
+
+
+class Refer:
+    """The fast path's answer "let Django answer this one": the key is not valid, it is over
+    its rate limit, or the idempotency key was reused with another body. Django's own path
+    then words the 401, 429 or 409 exactly as for any request."""
+
+
+REFER = Refer()
 
 
 def signal_ingest(*, api_key: ApiKey | None, data: dict[str, Any], raw_hash: str) -> Accepted:
@@ -99,15 +115,45 @@ def signal_ingest(*, api_key: ApiKey | None, data: dict[str, Any], raw_hash: str
         outcome = _ingest_singles([single])[0]
     if isinstance(outcome, str):
         raise Conflict(outcome)
+    assert isinstance(outcome, Accepted)  # only the fast path's signals are referred
     return outcome
 
 
-def _ingest_singles(singles: Sequence[_Single]) -> list[Accepted | str]:
+def signal_ingest_fast(*, raw_key: str, data: dict[str, Any], raw_hash: str) -> Future[Any]:
+    """The fast path's single signal: authenticated, rate-limited and stored by the committer
+    with whatever else arrived at the same moment. The future settles on `Accepted` or `REFER`
+    (or the batch's exception)."""
+    return _group_commit.enqueue(_Single(None, data, raw_hash, raw_key))
+
+
+def _authenticate(singles: Sequence[_Single]) -> tuple[list[_Single], dict[int, Refer]]:
+    """The fast path's signals with their API keys looked up and counted against their rate
+    limits, as DRF's authentication and throttle do for a request; refused ones are referred."""
+    keys = {s.raw_key: api_key_lookup(s.raw_key) for s in singles if s.raw_key}
+    out: list[_Single] = []
+    referred: dict[int, Refer] = {}
+    for position, single in enumerate(singles):
+        if single.raw_key:
+            key = keys[single.raw_key]
+            bucket = api_bucket(key) if key is not None else None
+            decision = rate_hit(bucket) if bucket is not None else None
+            if key is None or (decision is not None and not decision.allowed):
+                referred[position] = REFER
+            single = _Single(key, single.data, single.raw_hash)
+        out.append(single)
+    return out, referred
+
+
+def _ingest_singles(singles: Sequence[_Single]) -> list[Accepted | str | Refer]:
     """Each signal's answer, or the reason it was refused, in order: one transaction per API
     key among them (nearly always one)."""
-    outcomes: list[Accepted | str] = [""] * len(singles)
+    singles, referred = _authenticate(singles)
+    outcomes: list[Accepted | str | Refer] = [""] * len(singles)
     by_key: dict[int | None, list[int]] = {}
     for position, single in enumerate(singles):
+        if position in referred:
+            outcomes[position] = referred[position]
+            continue
         by_key.setdefault(single.api_key.pk if single.api_key else None, []).append(position)
     for positions in by_key.values():
         api_key = singles[positions[0]].api_key
@@ -123,7 +169,7 @@ def _ingest_singles(singles: Sequence[_Single]) -> list[Accepted | str]:
     return outcomes
 
 
-_group_commit: GroupCommit[_Single, Accepted | str] = GroupCommit(
+_group_commit: GroupCommit[_Single, Accepted | str | Refer] = GroupCommit(
     _ingest_singles,
     name="signal-intake",
     # A broken batch is re-run signal by signal, so one bad signal fails alone; an outage

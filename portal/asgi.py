@@ -10,12 +10,16 @@ django_http = get_asgi_application()  # before importing consumers (they touch t
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from journeys.api.fast_intake import signal_fast_path  # noqa: E402
 from portal.embedded import with_lifespan  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 from portal.ws_auth import WebsocketAuth  # noqa: E402
 
 application = with_lifespan(
     ProtocolTypeRouter(
-        {"http": django_http, "websocket": WebsocketAuth(URLRouter(websocket_urlpatterns))}
+        {
+            "http": signal_fast_path(django_http),
+            "websocket": WebsocketAuth(URLRouter(websocket_urlpatterns)),
+        }
     )
 )

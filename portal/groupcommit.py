@@ -40,6 +40,11 @@ class GroupCommit[Item, Outcome]:
 
     def submit(self, item: Item) -> Outcome:
         """Block until the batch holding `item` has committed; its outcome or its exception."""
+        return self.enqueue(item).result()
+
+    def enqueue(self, item: Item) -> Future[Outcome]:
+        """Queue `item` without waiting: the future settles once its batch has committed (an
+        event loop awaits it with asyncio.wrap_future, holding no thread)."""
         future: Future[Outcome] = Future()
         with self._wake:
             self._pending.append((item, future))
@@ -47,7 +52,7 @@ class GroupCommit[Item, Outcome]:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._wake.notify()
-        return future.result()
+        return future
 
     def _run(self) -> None:
         while True:

@@ -3,8 +3,9 @@ building DRF field machinery.
 
 `signal_fast` accepts only what `SignalInSerializer` accepts unchanged — exact types, no
 surrounding whitespace, lengths within the limits, no NUL or lone surrogate — and returns what
-the serializer would return for it. For anything else (a time to parse, a blank where a value is
-required, a doubtful character, any error at all) it answers None, and the serializer decides and
+the serializer would return for it (a time is parsed by the serializer's own field). For
+anything else (a blank where a value is required, a doubtful character, any error at all) it
+answers None, and the serializer decides and
 words the error. A property test holds the two together (journeys/tests/test_fast_validation.py)."""
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from rest_framework import serializers
 from journeys.api.serializers import PHONE, SIGNAL_TYPE, _zones
 from portal.api_fields import BoundedJSONObject
 
-SIGNAL_KEYS = frozenset({"type", "idempotency_key", "contact", "account", "properties"})
+SIGNAL_KEYS = frozenset(
+    {"type", "idempotency_key", "occurred_at", "contact", "account", "properties"}
+)
 CONTACT_KEYS = frozenset({"external_id", "email", "phone", "name", "timezone"})
 ACCOUNT_KEYS = frozenset({"external_id", "name"})
 _properties = BoundedJSONObject(required=False)
+_occurred_at = serializers.DateTimeField(required=False)  # the serializer's field: same parse
 
 
 def signal_fast(raw: Any) -> dict[str, Any] | None:
@@ -37,6 +41,13 @@ def signal_fast(raw: Any) -> dict[str, Any] | None:
         if key is not None and not _text(key, 200):
             return None
         out["idempotency_key"] = key
+    if "occurred_at" in raw:
+        if type(raw["occurred_at"]) is not str:
+            return None
+        try:
+            out["occurred_at"] = _occurred_at.run_validation(raw["occurred_at"])
+        except serializers.ValidationError:
+            return None
     contact = _contact(raw.get("contact"))
     if contact is None:
         return None
