@@ -16,6 +16,7 @@ from django.db.models import Count, Max
 from governance.choices import BreachAction
 from governance.models import BusinessCalendar, HandoffRuleSla, SlaPolicy, TeamHours
 from handoffs.sla import ALWAYS_OPEN, Calendar, WorkPeriod
+from portal.memo import per_scope
 
 log = logging.getLogger("baton.sla")
 
@@ -36,6 +37,7 @@ class SlaTerms:
     has_hours: bool = False  # the team has a calendar (else 24/7)
 
 
+@per_scope
 def sla_terms(
     *,
     team_id: int,

@@ -91,11 +91,15 @@ def journey_publish(*, journey: Journey, user: Any = None) -> tuple[JourneyVersi
     return version, True
 
 
-def latest_versions(journeys: list[Journey]) -> dict[int, JourneyVersion]:
-    latest: dict[int, JourneyVersion] = {}
-    for version in JourneyVersion.objects.filter(journey__in=journeys).order_by("number"):
-        latest[version.journey_id] = version
-    return latest
+def latest_versions(
+    journeys: list[Journey], *, definitions: bool = True
+) -> dict[int, JourneyVersion]:
+    """Each journey's live (latest) version; without their definitions for a caller that only
+    links to them (ingest enrolling contacts)."""
+    versions = JourneyVersion.objects.filter(journey__in=journeys).order_by("number")
+    if not definitions:
+        versions = versions.only("id", "journey_id", "number")
+    return {version.journey_id: version for version in versions}
 
 
 def enrollments_begin(*, enrollments: list[Enrollment]) -> None:

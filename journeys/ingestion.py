@@ -41,6 +41,7 @@ from journeys.services import CONTACT_FIELDS, enrollments_start_many
 from portal.api_auth import api_key_lookup
 from portal.errors import Conflict
 from portal.groupcommit import GroupCommit
+from portal.memo import memo_scope
 from portal.models import ApiKey
 from portal.ratelimit import api_bucket
 from portal.ratelimit import hit as rate_hit
@@ -190,7 +191,7 @@ def signal_ingest_batch(
 def _ingest(items: list[_Item], api_key: ApiKey | None) -> tuple[BatchResult, dict[int, Accepted]]:
     for _attempt in range(3):
         try:
-            with pokes_held(), transaction.atomic():
+            with pokes_held(), memo_scope(), transaction.atomic():
                 return _ingest_once(items, api_key)
         except IntegrityError:
             # A concurrent request stored one of these keys between our check and our insert;
@@ -400,7 +401,7 @@ def _evaluate(items: list[_Item]) -> None:
                 or rules.condition_matches(journey.enroll_condition, docs[item.index])
             )
         ],
-        versions=latest_versions(journeys) if journeys else {},
+        versions=latest_versions(journeys, definitions=False) if journeys else {},
         properties={i.contact.pk: i.data.get("properties") or {} for i in items if i.contact},
     )
     enrollments_begin_after_commit(enrollments=started)

@@ -57,6 +57,14 @@ class GroupCommit[Item, Outcome]:
     def _run(self) -> None:
         while True:
             with self._wake:
+                idle = not self._pending
+            if idle:
+                # Back to the pool while nothing is queued, so no batch reuses a connection
+                # the database dropped while the thread waited. Under load the queue is never
+                # empty and one connection serves batch after batch (taking one from the pool
+                # costs round trips).
+                connections.close_all()
+            with self._wake:
                 while not self._pending:
                     self._wake.wait()
                 taken = self._pending[: self._max_items]
@@ -73,10 +81,7 @@ class GroupCommit[Item, Outcome]:
                 return
             for _, future in taken:
                 future.set_exception(exc)
+            connections.close_all()  # the next batch starts on a fresh connection
         else:
             for (_, future), outcome in zip(taken, outcomes, strict=True):
                 future.set_result(outcome)
-        finally:
-            # Back to the pool between batches, so no batch reuses a connection the database
-            # dropped while the thread waited.
-            connections.close_all()

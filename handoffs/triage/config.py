@@ -15,9 +15,11 @@ from handoffs.triage.classify import Decision, Phrasebook, Ranker, Thresholds, t
 from handoffs.triage.faq import FaqDoc, FaqIndex
 from journeys.choices import LIVE_ENROLLMENT_STATUSES
 from journeys.models import Contact, Enrollment, Step
+from portal.memo import per_scope
 from portal.models import Team
 
 
+@per_scope
 def triage_settings(*, create: bool = True) -> TriageSettings:
     """The settings row; created with the defaults if missing (a flushed test database) — or,
     with `create=False` (a page that must change nothing), the defaults unsaved."""

@@ -32,6 +32,7 @@ from portal.integrations.outbound_models import (
     OutboundDelivery,
     WebhookSubscription,
 )
+from portal.memo import per_scope
 from portal.models import Event
 from portal.timefmt import iso
 
@@ -212,6 +213,7 @@ def _kick() -> None:
 # --- enrollment.* and message.*: recorded where they happen ---
 
 
+@per_scope
 def _subscribers(event_type: str) -> list[WebhookSubscription]:
     """The active subscriptions, if any of them wants this type; otherwise none."""
     subscriptions = list(WebhookSubscription.objects.filter(is_active=True))
