@@ -124,32 +124,33 @@ def test_the_task_and_the_sweep_together_run_each_first_step_once(org: Any) -> N
 
 
 @pytest.mark.django_db
-def test_a_signal_that_comes_before_the_worker_is_heard(
-    org: Any, integration: Any, django_capture_on_commit_callbacks: Any
+@pytest.mark.parametrize(
+    ("then", "status", "waiting_for", "welcomed"),
+    [
+        # The journey waits for "activated": the first step runs now, then the signal is heard.
+        ("activated", EnrollmentStatus.COMPLETED, "", ["c"]),
+        # Nothing in it waits for a page view: the first step is left to the worker.
+        ("page_viewed", EnrollmentStatus.ACTIVE, WAITING_FIRST_STEP, []),
+    ],
+)
+def test_a_signal_that_comes_before_the_worker(
+    org: Any,
+    integration: Any,
+    django_capture_on_commit_callbacks: Any,
+    then: str,
+    status: str,
+    waiting_for: str,
+    welcomed: list[str],
 ) -> None:
     build(WELCOME_THEN_WAIT)
     with django_capture_on_commit_callbacks():  # the worker has not come
         integration.post(BATCH, {"signals": [trial("c")]}, format="json")
     with django_capture_on_commit_callbacks():
-        integration.post(BATCH, {"signals": [trial("c", "activated")]}, format="json")
+        integration.post(BATCH, {"signals": [trial("c", then)]}, format="json")
 
     enrollment = Enrollment.objects.get()
-    assert enrollment.status == EnrollmentStatus.COMPLETED  # welcomed, then heard "activated"
-    assert welcomes() == ["c"]
-
-
-@pytest.mark.django_db
-def test_a_signal_the_journey_never_waits_for_leaves_the_first_step_to_the_worker(
-    org: Any, integration: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    build(WELCOME_THEN_WAIT)
-    with django_capture_on_commit_callbacks():  # the worker has not come
-        integration.post(BATCH, {"signals": [trial("e")]}, format="json")
-    with django_capture_on_commit_callbacks():
-        integration.post(BATCH, {"signals": [trial("e", "page_viewed")]}, format="json")
-
-    assert Enrollment.objects.get().waiting_for == WAITING_FIRST_STEP
-    assert welcomes() == []
+    assert (enrollment.status, enrollment.waiting_for) == (status, waiting_for)
+    assert welcomes() == welcomed
 
 
 def test_what_a_journey_can_hear_is_every_wait_and_question_in_it() -> None:
