@@ -73,6 +73,13 @@ def test_redis_down_during_an_ingest_loses_nothing_and_the_backlog_drains(stack:
         )
         assert accepted_while_down > 0  # the API kept accepting while Redis was down
 
+        # Celery's Redis transport can exit ("Unrecoverable error") when the broker vanishes
+        # while the worker holds unacknowledged messages (a known celery/kombu fault). In
+        # production a supervisor restarts it (docs/operations.md); here the test does.
+        restarted = not stack.worker.running
+        if restarted:
+            stack.worker_start()
+
         drain_started = time.monotonic()
         audit, drain_seconds = drain(stack, prefix, DRAIN_SECONDS)
         recovery = drain_started + drain_seconds - outage["up"]
@@ -80,7 +87,7 @@ def test_redis_down_during_an_ingest_loses_nothing_and_the_backlog_drains(stack:
             f"\nredis stopped {OUTAGE_SECONDS} s during {SIGNALS} signals: answers {by_status}, "
             f"{accepted_while_down} accepted while it was down, slowest answer "
             f"{max(s.seconds for s in attempts):.1f} s; backlog drained {recovery:.0f} s after "
-            f"Redis returned: {audit.figures()}"
+            f"Redis returned: {audit.figures()}; worker restarted by the supervisor: {restarted}"
         )
         # No worker was killed: not even a copy on the wire.
         assert_exactly_once(audit, SIGNALS)
