@@ -359,26 +359,29 @@ def _set_fields(contact: Contact, data: dict[str, Any]) -> None:
         Account.objects.filter(pk=contact.account_id).update(name=account_name)
 
 
-def versions_hearing(version_ids: set[int], what: set[str]) -> set[int]:
-    """Which of these journey versions has a step that waits for one of `what` (signal types,
-    or "reply")."""
-    return {
+def enrollments_waiting(rows: list[tuple[int, str, int | None]], what: set[str]) -> dict[int, str]:
+    """What each enrollment (id, waiting_for, version id) waits for now. One still waiting for
+    its first step runs that step here, so an event that arrives before the worker does is not
+    missed — but only if some step of its journey waits for one of `what` (signal types, or
+    "reply"); otherwise it is left to the worker and out of the answer."""
+    pending = {version for _, waiting_for, version in rows if waiting_for == WAITING_FIRST_STEP}
+    versions = JourneyVersion.objects.filter(pk__in=pending)  # none pending: no query
+    hearing = {
         pk
-        for pk, definition in JourneyVersion.objects.filter(pk__in=version_ids).values_list(
-            "pk", "definition"
-        )
+        for pk, definition in versions.values_list("pk", "definition")
         if runner.waits_heard(definition) & what
     }
-
-
-def enrollment_first_step(*, enrollment_id: int) -> str:
-    """Run the first step of an enrollment still waiting for it, because a signal or reply it
-    could hear (versions_hearing) arrived before the worker did, so it is not missed; what the
-    enrollment waits for now ("" when it is no longer active)."""
-    enrollment = enrollment_advance(enrollment_id=enrollment_id, event={"kind": "start"})
-    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
-        return ""
-    return enrollment.waiting_for
+    now_waiting: dict[int, str] = {}
+    for enrollment_id, waiting_for, version_id in rows:
+        if waiting_for == WAITING_FIRST_STEP:
+            if version_id not in hearing:
+                continue
+            started = enrollment_advance(enrollment_id=enrollment_id, event={"kind": "start"})
+            if started is None or started.status != EnrollmentStatus.ACTIVE:
+                continue
+            waiting_for = started.waiting_for
+        now_waiting[enrollment_id] = waiting_for
+    return now_waiting
 
 
 def enrollments_due_sweep(*, limit: int = 500) -> int:

@@ -29,10 +29,9 @@ from journeys import rules
 from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
 from journeys.engine import (
     enrollment_advance,
-    enrollment_first_step,
     enrollments_begin_after_commit,
+    enrollments_waiting,
     latest_versions,
-    versions_hearing,
 )
 from journeys.models import Account, Contact, Enrollment, HandoffRule, Journey, Signal
 from journeys.playbook.choices import persona_from
@@ -422,23 +421,17 @@ def _wake_waiting(items: list[_Item]) -> None:
         if item.contact is not None:
             by_contact.setdefault(item.contact.pk, []).append(item)
     types = {item.data["type"] for item in items}
-    waiting = list(
+    rows = list(
         Enrollment.objects.filter(
             contact_id__in=by_contact,
             status=EnrollmentStatus.ACTIVE,
             waiting_for__in=types | {WAITING_FIRST_STEP},
         ).values_list("id", "contact_id", "waiting_for", "version_id")
     )
-    # An enrollment the worker has not started yet hears the signal only if some step of its
-    # journey waits for that type; only then does its first step run here and now.
-    pending = {v for _, _, waiting_for, v in waiting if waiting_for == WAITING_FIRST_STEP}
-    hearing = versions_hearing(pending, types) if pending else set()
-    for enrollment_id, contact_id, waiting_for, version_id in waiting:
-        if waiting_for == WAITING_FIRST_STEP:
-            if version_id not in hearing:
-                continue
-            waiting_for = enrollment_first_step(enrollment_id=enrollment_id)
-        for item in by_contact[contact_id]:
+    contact_of = {enrollment_id: contact_id for enrollment_id, contact_id, _, _ in rows}
+    waiting = enrollments_waiting([(e, w, v) for e, _, w, v in rows], types)
+    for enrollment_id, waiting_for in waiting.items():
+        for item in by_contact[contact_of[enrollment_id]]:
             if item.data["type"] == waiting_for and item.signal is not None:
                 event = {"kind": "signal", "type": waiting_for, "signal_id": item.signal.pk}
                 enrollment_advance(enrollment_id=enrollment_id, event=event)

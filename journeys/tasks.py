@@ -8,9 +8,8 @@ from handoffs.models import Message
 from journeys.choices import WAITING_FIRST_STEP, EnrollmentStatus
 from journeys.engine import (
     enrollment_advance,
-    enrollment_first_step,
     enrollments_due_sweep,
-    versions_hearing,
+    enrollments_waiting,
 )
 from journeys.models import Enrollment
 
@@ -46,14 +45,7 @@ def enrollments_hear_reply(message_id: int) -> int:
         "message_id": message.pk,
     }
     heard = 0
-    rows = list(waiting)
-    pending = {version for _, waiting_for, version in rows if waiting_for == WAITING_FIRST_STEP}
-    hearing = versions_hearing(pending, {"reply"}) if pending else set()
-    for enrollment_id, waiting_for, version_id in rows:
-        if waiting_for == WAITING_FIRST_STEP:
-            if version_id not in hearing:
-                continue
-            waiting_for = enrollment_first_step(enrollment_id=enrollment_id)
+    for enrollment_id, waiting_for in enrollments_waiting(list(waiting), {"reply"}).items():
         if waiting_for == "reply":
             enrollment_advance(enrollment_id=enrollment_id, event=event)
             heard += 1

@@ -57,7 +57,7 @@ def signal_fast_path(django: App) -> App:
         body, whole = await _read(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         replay = _replaying(body, whole, receive)
         secure = _secure(scope, headers)
-        plan = _plan(scope, headers, body) if whole and secure in learned else None
+        plan = _plan(scope, headers, body, secure) if whole and secure in learned else None
         if plan is not None:
             raw_key, data, raw = plan
             try:
@@ -141,7 +141,7 @@ def _secure(scope: Scope, headers: dict[bytes, bytes]) -> bool:
 
 
 def _plan(
-    scope: Scope, headers: dict[bytes, bytes], body: bytes
+    scope: Scope, headers: dict[bytes, bytes], body: bytes, secure: bool
 ) -> tuple[str, dict[str, Any], Any] | None:
     """(bearer key, validated signal, raw body) when this is the plain case; None: Django."""
     if scope.get("query_string") or b"idempotency-key" in headers:
@@ -150,7 +150,7 @@ def _plan(
         return None
     if headers.get(b"content-type", b"").lower() not in JSON_TYPES:
         return None
-    if settings.SECURE_SSL_REDIRECT and not _secure(scope, headers):
+    if settings.SECURE_SSL_REDIRECT and not secure:
         return None
     if settings.USE_X_FORWARDED_HOST and b"x-forwarded-host" in headers:
         return None
