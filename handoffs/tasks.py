@@ -62,7 +62,7 @@ def outbox_deliver(entry_id: int) -> str:
     # Sent: record it even across a short database outage (else the sweep sends it again).
     retry_while_unreachable(
         partial(outbox_mark_sent, entry=entry, backend=backend.name, provider_message_id=sent_id),
-        seconds=settings.OUTBOX_LEASE_SECONDS / 2,
+        until=entry.lease_until,
     )
     return "sent"
 

@@ -14,9 +14,11 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 log = logging.getLogger("baton.outage")
 
@@ -69,19 +71,21 @@ def current_outage_response(request: HttpRequest) -> HttpResponse | None:
     return outage_response(request, exc) if exc is not None and is_outage(exc) else None
 
 
-def retry_while_unreachable[T](record: Callable[[], T], *, seconds: float) -> T:
+def retry_while_unreachable[T](record: Callable[[], T], *, until: datetime) -> T:
     """Run `record` (a write after something irrevocable, e.g. a send the receiver accepted)
-    again while the database is unreachable, for up to `seconds`: a short outage then costs a
-    wait, not a second send once the lease expires. Safe to repeat: callers write with a
+    again while the database is unreachable, until the caller's lease expires at `until`: an
+    outage then costs a wait, not a second send. Past the lease the sweep may hand the work to
+    another worker, so that is the bound; one try past it is harmless, as callers write with a
     compare-and-swap on their lease."""
-    deadline = time.monotonic() + seconds
     pause = 0.5
     while True:
         try:
             return record()
         except (OperationalError, InterfaceError) as exc:
-            if time.monotonic() + pause > deadline:
+            left = (until - timezone.now()).total_seconds()
+            if left <= 0:
                 raise
+            pause = min(pause, left)
             log.warning("database unreachable (%s); recording again in %.1f s", exc, pause)
             connection.close()  # the next try takes a fresh connection from the pool
             time.sleep(pause)

@@ -271,7 +271,7 @@ def deliver(*, delivery_pk: int) -> str:
         # Sent: record it even across a short database outage (else the sweep sends it again).
         retry_while_unreachable(
             lambda: delivery_mark_delivered(delivery=delivery, status_code=attempt.status_code),
-            seconds=lease_seconds() / 2,
+            until=delivery.lease_until,
         )
         return "delivered"
     return str(delivery_mark_failed(delivery=delivery, attempt=attempt))
