@@ -36,7 +36,7 @@ SIZES = {
     "full": {"reps": 25, "background": 100, "probes": 300, "probe_rate": 5.0},
     "tiny": {"reps": 3, "background": 10, "probes": 5, "probe_rate": 5.0},
 }
-BACKGROUND_CONNECTIONS = 4
+BACKGROUND_CONNECTIONS = 16  # each paced; enough that a slow answer does not lower the rate
 WAIT = 10.0  # seconds a rep may take to see a probe before it counts as this long
 
 

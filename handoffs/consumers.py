@@ -22,13 +22,17 @@ from handoffs.services.presence import (
     reply_lock_take,
 )
 from portal.realtime import handoff_group, team_group
-from portal.selectors import principal_refresh, team_ids_visible_to
+from portal.selectors import principal_refresh
 from portal.ws_auth import CLOSE_REVOKED, principal_group
 
 CATCH_UP_PAGE = 500
 # What a handoff page may say over its socket (static/js/presence.js), and how much of it.
 MAX_CLIENT_MESSAGE = 1000
 MIN_TYPING_INTERVAL = 1.0  # seconds; the page pings every few seconds, a flood is dropped
+# How stale a socket's view of its caller's rights may grow when nothing announced a change
+# (a permission granted by hand in admin, a key's teams edited): re-read at the next push after.
+RIGHTS_RECHECK_SECONDS = 10.0
+REFRESH_PRESENCE = object()  # LiveUIConsumer: "re-render this page's presence too"
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -54,10 +58,18 @@ def _parse_since(raw: str | None) -> int | None:
 
 
 class _TeamStream:
-    """Shared by both consumers: group membership and the read-the-log-past-last_seq loop."""
+    """Shared by both consumers: group membership, the caller's rights, and the
+    read-the-log-past-last_seq loop.
+
+    Rights are re-read when the services say they changed (`sockets.rights` on the principal's
+    group: a membership set or removed) and otherwise at most every RIGHTS_RECHECK_SECONDS, at
+    the next push — not before every push: with a busy log, a check per push per socket was
+    most of a web process's work. Each push is one trip to the database thread."""
 
     team_ids: set[int]
+    sight: live.Sight
     last_seq: int
+    rights_checked_at: float = 0.0
 
     async def join_teams(self, principal: Any) -> bool:
         """Join the principal's own group (portal/ws_auth.py closes it on deactivation or
@@ -67,37 +79,71 @@ class _TeamStream:
         await self.channel_layer.group_add(principal_group(principal), self.channel_name)  # type: ignore[attr-defined]
         # Re-read after joining: a deactivation that committed before the join is seen here, one
         # committed after it reaches this socket through the group.
-        if await database_sync_to_async(principal_refresh)(principal) is None:
-            return False
-        await self._sync_groups(
-            await database_sync_to_async(team_ids_visible_to)(principal=principal)
-        )
-        return True
+        return await self._apply_rights(await database_sync_to_async(_rights)(principal))
 
     async def sockets_close(self, message: dict[str, Any]) -> None:
         """`sockets.close` on the principal's group: deactivated, revoked, or in no team."""
         await self.close(code=int(message.get("code") or CLOSE_REVOKED))  # type: ignore[attr-defined]
 
-    async def _sync_groups(self, team_ids: set[int]) -> None:
+    async def sockets_rights(self, message: dict[str, Any]) -> None:
+        """`sockets.rights` on the principal's group: a membership changed; re-read now, then
+        read the log: a new team's event may have committed before this socket joined its group."""
+        self.rights_checked_at = 0.0
+        if await self.rights_fresh() and hasattr(self, "last_seq"):
+            await self.push()
+
+    async def _apply_rights(self, rights: tuple[Any, live.Sight] | None) -> bool:
+        """Follow the teams' groups of freshly read rights; False: revoked or deactivated."""
+        if rights is None:
+            return False
+        self.principal, self.sight = rights
+        team_ids = self.sight.team_ids
+        self.rights_checked_at = time.monotonic()
         layer = self.channel_layer  # type: ignore[attr-defined]
         for team_id in team_ids - self.team_ids:
             await layer.group_add(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
         for team_id in self.team_ids - team_ids:
             await layer.group_discard(team_group(team_id), self.channel_name)  # type: ignore[attr-defined]
         self.team_ids = team_ids
-
-    async def still_allowed(self) -> bool:
-        """Re-check the caller before each push: a revoked key, a deactivated person or a lost
-        membership stops the stream (or that team's part of it) at once."""
-        principal = await database_sync_to_async(principal_refresh)(self.principal)
-        if principal is None:
-            await self.close(code=4401)  # type: ignore[attr-defined]
-            return False
-        self.principal = principal
-        await self._sync_groups(
-            await database_sync_to_async(team_ids_visible_to)(principal=principal)
-        )
         return True
+
+    def rights_due(self) -> bool:
+        return time.monotonic() - self.rights_checked_at >= RIGHTS_RECHECK_SECONDS
+
+    async def rights_fresh(self) -> bool:
+        """Re-check the rights if due; False (and the socket closed) once they are lost."""
+        if not self.rights_due():
+            return True
+        if await self._apply_rights(await database_sync_to_async(_rights)(self.principal)):
+            return True
+        await self.close(code=CLOSE_REVOKED)  # type: ignore[attr-defined]
+        return False
+
+    async def push(self) -> None:
+        """Send what the log holds past last_seq for this caller — re-checking their rights
+        first when due — in one trip to the database thread."""
+        recheck = self.rights_due()
+        rights, payloads = await database_sync_to_async(self._pull)(recheck)
+        if recheck and not await self._apply_rights(rights):
+            await self.close(code=CLOSE_REVOKED)  # type: ignore[attr-defined]
+            return
+        for payload in payloads:
+            await self.send_payload(payload)
+
+    def _pull(self, recheck: bool) -> tuple[tuple[Any, live.Sight] | None, list[Any]]:
+        """In the database thread: (the re-read rights, or None when not re-checked or lost;
+        the payloads to send, read with the rights just read)."""
+        rights = _rights(self.principal) if recheck else None
+        if recheck and rights is None:
+            return None, []
+        principal, sight = rights if rights is not None else (self.principal, self.sight)
+        return rights, self.payloads(principal, sight, self.read_log(sight.team_ids))
+
+    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    async def send_payload(self, payload: Any) -> None:
+        raise NotImplementedError
 
     async def leave_teams(self) -> None:
         for team_id in getattr(self, "team_ids", set()):
@@ -108,17 +154,24 @@ class _TeamStream:
                 self.channel_name,  # type: ignore[attr-defined]
             )
 
-    async def read_log(self) -> list[Any]:
+    def read_log(self, team_ids: set[int]) -> list[Any]:
+        """In the database thread: every event of these teams past last_seq, a page at a time."""
         events = []
         while True:
-            page = await database_sync_to_async(events_after)(
-                team_ids=self.team_ids, after_seq=self.last_seq, limit=CATCH_UP_PAGE
-            )
+            page = events_after(team_ids=team_ids, after_seq=self.last_seq, limit=CATCH_UP_PAGE)
             events.extend(page)
             if page:
                 self.last_seq = page[-1].id
             if len(page) < CATCH_UP_PAGE:
                 return events
+
+
+def _rights(principal: Any) -> tuple[Any, live.Sight] | None:
+    """The caller re-read and what they may see; None once revoked or deactivated."""
+    fresh = principal_refresh(principal)
+    if fresh is None:
+        return None
+    return fresh, live.sight_for(fresh)
 
 
 class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
@@ -149,7 +202,7 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
             self.last_seq = head
             return
         self.last_seq = since
-        await self._send_new()
+        await self.push()
 
     async def disconnect(self, code: int) -> None:
         await self.leave_teams()
@@ -157,13 +210,14 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
     async def handoff_changed(self, message: dict[str, Any]) -> None:
         seq = message.get("seq")
         if seq is None or seq <= self.last_seq:
-            return
-        if await self.still_allowed():
-            await self._send_new()
+            return  # already sent (pokes that queued up while a push ran cost nothing)
+        await self.push()
 
-    async def _send_new(self) -> None:
-        for event in await self.read_log():
-            await self.send_json({"seq": event.id, "type": event.type, "handoff": event.payload})
+    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
+        return [{"seq": e.id, "type": e.type, "handoff": e.payload} for e in events]
+
+    async def send_payload(self, payload: Any) -> None:
+        await self.send_json(payload)
 
 
 class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
@@ -196,7 +250,7 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         head = await database_sync_to_async(event_log_head)()
         self.last_seq = head if since is None or since > head else since
         if since is not None and since < head:
-            await self._render_new()
+            await self.push()
         await self._join_handoff()
 
     async def disconnect(self, code: int) -> None:
@@ -256,7 +310,7 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         handoff_id = self.presence_handoff
         if handoff_id is None or message.get("handoff_id") != handoff_id:
             return
-        if not await self.still_allowed():
+        if not await self.rights_fresh():
             return
         html = await database_sync_to_async(live.render_presence)(
             user=self.principal, handoff_id=handoff_id
@@ -267,34 +321,39 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     async def handoff_changed(self, message: dict[str, Any]) -> None:
-        if not await self.still_allowed():
-            return
         seq = message.get("seq")
-        if seq is None:
-            handoff_id = message.get("handoff_id")
-            if handoff_id is not None:
-                await self._render({handoff_id: "updated"})
+        if seq is not None:
+            if seq > self.last_seq:  # else already sent: queued-up pokes cost nothing
+                await self.push()
             return
-        if seq > self.last_seq:
-            await self._render_new()
+        handoff_id = message.get("handoff_id")  # re-render one (a message's delivery status)
+        if handoff_id is not None and await self.rights_fresh():
+            changes = {handoff_id: "updated"}
+            render = database_sync_to_async(self.rendered)
+            for payload in await render(self.principal, self.sight, changes):
+                await self.send_payload(payload)
 
-    async def _render_new(self) -> None:
+    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
         changes: dict[int, str] = {}
-        for event in await self.read_log():
-            kind = "created" if event.type == "handoff.created" else "updated"
-            changes[event.handoff_id] = (
-                "created" if changes.get(event.handoff_id) == ("created") else kind
-            )
-        if changes:
-            await self._render(changes)
+        for event in events:
+            created = event.type == "handoff.created" or changes.get(event.handoff_id) == "created"
+            changes[event.handoff_id] = "created" if created else "updated"
+        return self.rendered(principal, sight, changes) if changes else []
 
-    async def _render(self, changes: dict[int, str]) -> None:
-        html = await database_sync_to_async(live.render_changes)(
-            user=self.principal, view=self.view, changes=changes, seq=self.last_seq
+    def rendered(self, principal: Any, sight: live.Sight, changes: dict[int, str]) -> list[Any]:
+        """In the database thread: the fragments for these changes, and — when this page's
+        handoff is among them — a note to refresh its presence too (who may reply changes with
+        the owner), sent in a frame of its own."""
+        html = live.render_changes(
+            user=principal, view=self.view, changes=changes, seq=self.last_seq, sight=sight
         )
-        if html:
-            await self.send(text_data=html)
+        payloads: list[Any] = [html] if html else []
         if self.presence_handoff in changes:
-            # Who may reply changes with the owner (the lock of someone who lost it stops
-            # counting): refresh "… is replying" too, in a frame of its own.
+            payloads.append(REFRESH_PRESENCE)
+        return payloads
+
+    async def send_payload(self, payload: Any) -> None:
+        if payload is REFRESH_PRESENCE:
             await self.presence_changed({"handoff_id": self.presence_handoff})
+        else:
+            await self.send(text_data=payload)

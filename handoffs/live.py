@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from handoffs.models import Handoff
 from handoffs.presence import presence_for
 from handoffs.selectors import (
+    HANDOFF_RELATED,
     INBOX_VIEWS,
     InboxFilter,
     handoffs_visible_to,
@@ -18,6 +19,9 @@ from handoffs.selectors import (
     inbox_queryset,
 )
 from handoffs.ui import handoff_page_context, row_context
+from portal.models import Team
+from portal.roles import WORK_HANDOFFS
+from portal.selectors import teams_visible_to, teams_with_perm
 
 
 @dataclass(frozen=True)
@@ -42,28 +46,61 @@ class LiveView:
         return self.inbox.shows(handoff, user)
 
 
-def render_changes(*, user: Any, view: LiveView, changes: dict[int, str], seq: int) -> str:
+@dataclass(frozen=True)
+class Sight:
+    """The teams a person may see and those they may work, read once when their socket checks
+    their rights (not on every push): the inbox fragments are then plain id filters, with no
+    permission subqueries to build and run per push."""
+
+    teams: tuple[Team, ...]
+    work_team_ids: frozenset[int]
+
+    @property
+    def team_ids(self) -> set[int]:
+        return {team.pk for team in self.teams}
+
+
+def sight_for(principal: Any) -> Sight:
+    return Sight(
+        teams=tuple(teams_visible_to(principal=principal)),
+        work_team_ids=frozenset(
+            teams_with_perm(principal=principal, codename=WORK_HANDOFFS).values_list(
+                "id", flat=True
+            )
+        ),
+    )
+
+
+def render_changes(
+    *, user: Any, view: LiveView, changes: dict[int, str], seq: int, sight: Sight | None = None
+) -> str:
     """Fragments for the changed handoffs, plus the seq they bring the page up to (the page
     reconnects from there, so a reconnect replays nothing it already has)."""
     body = (
         _handoff_page(user, view, changes)
         if view.page == "handoff"
-        else _inbox(user, view, changes)
+        else _inbox(user, view, changes, sight or sight_for(user))
     )
     if not body:
         return ""
     return body + f'<span id="live-seq" data-seq="{seq}" hidden hx-swap-oob="true"></span>'
 
 
-def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
-    active = {h.pk: h for h in inbox_queryset(user=user).filter(id__in=list(changes))}
+def _inbox(user: Any, view: LiveView, changes: dict[int, str], sight: Sight) -> str:
+    teams = sight.teams
+    active = {h.pk: h for h in inbox_queryset(user=user, teams=teams).filter(id__in=list(changes))}
     missing = [hid for hid in changes if hid not in active]
     closed = (
-        {h.pk: h for h in handoffs_visible_to(principal=user).filter(id__in=missing)}
+        {
+            h.pk: h
+            for h in Handoff.objects.filter(
+                id__in=missing, team_id__in=sight.team_ids
+            ).select_related(*HANDOFF_RELATED)
+        }
         if missing
         else {}
     )
-    ctx = row_context(user=user)
+    ctx = row_context(user=user, work_team_ids=sight.work_team_ids)
     parts: list[str] = []
     for handoff_id, kind in changes.items():
         handoff = active.get(handoff_id) or closed.get(handoff_id)
@@ -82,7 +119,7 @@ def _inbox(user: Any, view: LiveView, changes: dict[int, str]) -> str:
             parts.append(row)
     if parts:
         only = view.inbox
-        counts = inbox_counts(user=user, only=only)
+        counts = inbox_counts(user=user, only=only, teams=teams)
         parts.append(
             render_to_string(
                 "handoffs/inbox.html#tabs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from governance.policies.selectors import approval_context
@@ -15,9 +16,13 @@ from portal.roles import WORK_HANDOFFS
 from portal.selectors import teams_with_perm, user_can_manage, user_can_work
 
 
-def row_context(*, user: Any) -> dict[str, Any]:
-    work = set(teams_with_perm(principal=user, codename=WORK_HANDOFFS).values_list("id", flat=True))
-    return {"user": user, "work_team_ids": work}
+def row_context(*, user: Any, work_team_ids: Iterable[int] | None = None) -> dict[str, Any]:
+    """`work_team_ids`: already read (the live stream keeps them per socket)."""
+    if work_team_ids is None:
+        work_team_ids = teams_with_perm(principal=user, codename=WORK_HANDOFFS).values_list(
+            "id", flat=True
+        )
+    return {"user": user, "work_team_ids": set(work_team_ids)}
 
 
 def handoff_page_context(

@@ -21,7 +21,12 @@ from portal.choices import AssignmentMode, AvailabilityStatus
 from portal.errors import InvalidInput
 from portal.models import ApiKey, Availability, Membership, Team, WorkingPeriod
 from portal.roles import permissions_for_roles
-from portal.ws_auth import CLOSE_NO_TEAMS, CLOSE_REVOKED, sockets_close_on_commit
+from portal.ws_auth import (
+    CLOSE_NO_TEAMS,
+    CLOSE_REVOKED,
+    sockets_close_on_commit,
+    sockets_recheck_on_commit,
+)
 
 log = logging.getLogger("baton.audit")
 
@@ -51,19 +56,22 @@ def membership_set(*, user: AbstractBaseUser, team: Team, role: str) -> Membersh
     )
     _apply(user=user, team=team, before=before, after=permissions_for_roles({role}))
     log.info("membership set: user=%s team=%s role=%s", user.pk, team.slug, role)
+    sockets_recheck_on_commit(principal=user)
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, user: AbstractBaseUser, team: Team) -> None:
-    """Take a person off a team. Their open sockets drop that team at their next push; once they
-    are in no team at all, every socket of theirs is closed after commit."""
+    """Take a person off a team. Their open sockets drop that team once this commits; once they
+    are in no team at all, every socket of theirs is closed."""
     before = _role_permissions(user, team)
     Membership.objects.filter(user=user, team=team).delete()
     _apply(user=user, team=team, before=before, after=frozenset())
     log.info("membership removed: user=%s team=%s", user.pk, team.slug)
     if not Membership.objects.filter(user=user).exists():
         sockets_close_on_commit(principal=user, code=CLOSE_NO_TEAMS, reason="no team left")
+    else:
+        sockets_recheck_on_commit(principal=user)
 
 
 @transaction.atomic

@@ -11,7 +11,8 @@ longer be there.
 
 Each socket also joins its principal's own group (`user.<id>` / `apikey.<id>`); deactivating a
 person, removing their last membership or revoking a key announces `sockets.close` there after
-commit, and every open socket of theirs closes at once (portal/services.py)."""
+commit, and every open socket of theirs closes at once (portal/services.py). Setting or removing
+a membership announces `sockets.rights`: each socket re-reads the teams it may see."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from portal.realtime import group_send
 security_log = logging.getLogger("baton.security")
 
 SOCKETS_CLOSE = "sockets.close"
+SOCKETS_RIGHTS = "sockets.rights"
 CLOSE_REVOKED = 4401  # the person was deactivated or the key revoked
 CLOSE_NO_TEAMS = 4403  # the person is no longer a member of any team
 
@@ -95,6 +97,13 @@ def sockets_close_on_commit(*, principal: Any, code: int, reason: str) -> None:
     group = principal_group(principal)
     message = {"type": SOCKETS_CLOSE, "code": code, "reason": reason}
     transaction.on_commit(lambda: group_send(group, message), robust=True)
+
+
+def sockets_recheck_on_commit(*, principal: Any) -> None:
+    """After commit, make every open socket of `principal` re-read what it may see (a membership
+    was set or removed): joining a new team's stream, leaving a lost one's, at once."""
+    group = principal_group(principal)
+    transaction.on_commit(lambda: group_send(group, {"type": SOCKETS_RIGHTS}), robust=True)
 
 
 class WebsocketAuth:

@@ -21,7 +21,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from handoffs import services
+from handoffs import consumers, services
 from handoffs.choices import Priority, Trigger
 from handoffs.consumers import CATCH_UP_PAGE
 from handoffs.models import Handoff
@@ -30,7 +30,7 @@ from journeys.models import HandoffRule
 from portal.asgi import application
 from portal.choices import Role
 from portal.models import ApiKey, Event, EventLogState
-from portal.services import api_key_create, membership_remove
+from portal.services import api_key_create, api_key_revoke, membership_remove, membership_set
 from portal.tasks import event_log_prune
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -407,7 +407,14 @@ async def test_a_bad_key_is_refused_at_the_handshake(org: Any, ws: Sockets, key:
 
 @database_sync_to_async
 def revoke(raw_key: str) -> None:
-    """As the admin's "revoke" action does."""
+    """As the admin's "revoke" action does (it announces the revocation to open sockets)."""
+    prefix = raw_key.removeprefix("bk_").split("_", 1)[0]
+    assert api_key_revoke(keys=list(ApiKey.objects.filter(prefix=prefix))) == 1
+
+
+@database_sync_to_async
+def revoke_quietly(raw_key: str) -> None:
+    """Revoked behind the services' back (by hand in the database): nothing is announced."""
     prefix = raw_key.removeprefix("bk_").split("_", 1)[0]
     assert ApiKey.objects.filter(prefix=prefix).update(revoked_at=timezone.now()) == 1
 
@@ -442,6 +449,33 @@ async def test_a_key_revoked_while_connected_receives_no_further_events(
 
     await post_signal(send_signal, external_id="c-1")
     await assert_no_event(events)
+
+
+async def test_rights_lost_without_an_announcement_are_seen_once_the_recheck_is_due(
+    org: Any, reader_key: str, send_signal: Any, ws: Sockets, monkeypatch: Any
+) -> None:
+    """Sockets re-read their caller's rights when the services announce a change, and otherwise
+    at the first push RIGHTS_RECHECK_SECONDS after the last read — here, at once."""
+    events = await ws.open(f"{EVENTS}?key={reader_key}")
+    await post_signal(send_signal, external_id="c-0")
+    assert (await events.receive_json_from(timeout=TIMEOUT))["type"] == "handoff.created"
+
+    monkeypatch.setattr(consumers, "RIGHTS_RECHECK_SECONDS", 0.0)
+    await revoke_quietly(reader_key)
+    await post_signal(send_signal, external_id="c-1")
+    await assert_no_event(events)
+
+
+async def test_without_a_recheck_due_pushes_do_not_reread_the_callers_rights(
+    org: Any, reader_key: str, send_signal: Any, ws: Sockets, monkeypatch: Any
+) -> None:
+    """The other side of the bargain: between re-checks a push reads the log, not the rights
+    (a quiet revocation is only seen once one is due)."""
+    monkeypatch.setattr(consumers, "RIGHTS_RECHECK_SECONDS", 3600.0)
+    events = await ws.open(f"{EVENTS}?key={reader_key}")
+    await revoke_quietly(reader_key)
+    await post_signal(send_signal, external_id="c-1")
+    assert (await events.receive_json_from(timeout=TIMEOUT))["type"] == "handoff.created"
 
 
 # --- /ws/v1/events/ for people (session cookie) ---
@@ -489,6 +523,20 @@ async def test_a_person_removed_from_a_team_while_connected_receives_no_more_of_
 
     await post_signal(send_signal, external_id="c-1")
     await assert_no_event(riley)
+
+
+async def test_a_person_added_to_a_team_while_connected_receives_its_events_at_once(
+    org: Any, send_signal: Any, ws: Sockets, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(consumers, "RIGHTS_RECHECK_SECONDS", 3600.0)  # the announcement does it
+    casey = await ws.open(EVENTS, headers=await cookie_headers(org.users["casey"]))  # success
+    await database_sync_to_async(membership_set)(
+        user=org.users["casey"], team=org.teams["sales"], role=Role.REP
+    )
+
+    await post_signal(send_signal, external_id="c-1")
+    message = await casey.receive_json_from(timeout=TIMEOUT)
+    assert message["handoff"]["team"] == "sales"
 
 
 async def test_the_inbox_stream_stops_showing_a_team_someone_was_removed_from(
