@@ -63,6 +63,7 @@ async def one_run(args: Args, key: str, cookies: list[str], size: dict[str, Any]
     tag = run_tag()
     pattern = re.compile(rf"Probe {tag} (\d+)\b")
     sent: dict[int, float] = {}
+    acks: list[float] = []
     seen: dict[tuple[int, int], float] = {}
     ws_url = f"ws://{args.host}:{args.port}/ws/ui/?page=inbox"
     origin = f"http://{args.host}:{args.port}"
@@ -96,6 +97,7 @@ async def one_run(args: Args, key: str, cookies: list[str], size: dict[str, Any]
             }
             sent[n] = time.perf_counter()  # the POST's send time
             status, _ = await http.request("POST", "/api/v1/signals/", body)
+            acks.append(time.perf_counter() - sent[n])
             statuses[status] = statuses.get(status, 0) + 1
     expected = {(rep, n) for rep in range(len(sockets)) for n in sent}
     deadline = time.perf_counter() + WAIT
@@ -114,6 +116,7 @@ async def one_run(args: Args, key: str, cookies: list[str], size: dict[str, Any]
         "p50": pct(latencies, 50) * 1000,
         "p99": pct(latencies, 99) * 1000,
         "missed": missed,
+        "ack_p50": pct(acks, 50) * 1000,
         "deliveries": len(expected),
         "background_rate": background_sent / wall,
         "statuses": statuses,
@@ -143,6 +146,7 @@ def main() -> None:
     missed = sum(r["missed"] for r in results)
     deliveries = sum(r["deliveries"] for r in results)
     rates = ", ".join(f"{r['background_rate']:.0f}" for r in results)
+    acks = ", ".join(f"{r['ack_p50']:.0f}" for r in results)
     emit(
         "live",
         [
@@ -151,7 +155,8 @@ def main() -> None:
         ],
         f"{size['reps']} reps on /ws/ui/?page=inbox, {size['probes']} probes per run at "
         f"{size['probe_rate']:g}/s, background ingest target {size['background']}/s "
-        f"(achieved {rates}/s); {missed} of {deliveries} deliveries missed the {WAIT:g} s wait "
+        f"(achieved {rates}/s); probe POST answered in {acks} ms (p50); {missed} of "
+        f"{deliveries} deliveries missed the {WAIT:g} s wait "
         f"(counted as {WAIT:g} s); probe answers {results[-1]['statuses']}",
     )
 

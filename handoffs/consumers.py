@@ -3,8 +3,10 @@ recipient may see, by reading the durable log through selectors. No business log
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,8 +14,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from handoffs import live
+from handoffs.live import CATCH_UP_PAGE as CATCH_UP_PAGE
 from handoffs.presence import may_view
-from handoffs.selectors import event_log_head, event_log_pruned_through, events_after
+from handoffs.selectors import event_log_head, event_log_pruned_through
 from handoffs.services.presence import (
     presence_join,
     presence_leave,
@@ -25,7 +28,6 @@ from portal.realtime import handoff_group, team_group
 from portal.selectors import principal_refresh
 from portal.ws_auth import CLOSE_REVOKED, principal_group
 
-CATCH_UP_PAGE = 500
 # What a handoff page may say over its socket (static/js/presence.js), and how much of it.
 MAX_CLIENT_MESSAGE = 1000
 MIN_TYPING_INTERVAL = 1.0  # seconds; the page pings every few seconds, a flood is dropped
@@ -121,25 +123,31 @@ class _TeamStream:
 
     async def push(self) -> None:
         """Send what the log holds past last_seq for this caller — re-checking their rights
-        first when due — in one trip to the database thread."""
-        recheck = self.rights_due()
-        rights, payloads = await database_sync_to_async(self._pull)(recheck)
+        first when due. Read together with every other socket of this process that asked
+        meanwhile (_Pushes): one trip to the database thread, one read per set of teams."""
+        recheck, rights, payloads = await _pushes().pull(self)
         if recheck and not await self._apply_rights(rights):
             await self.close(code=CLOSE_REVOKED)  # type: ignore[attr-defined]
             return
         for payload in payloads:
             await self.send_payload(payload)
 
-    def _pull(self, recheck: bool) -> tuple[tuple[Any, live.Sight] | None, list[Any]]:
-        """In the database thread: (the re-read rights, or None when not re-checked or lost;
-        the payloads to send, read with the rights just read)."""
+    def pull(self, frames: dict[tuple[frozenset[int], int], live.Frame]) -> Pulled:
+        """In the database thread: whether the rights were re-read, and (None when lost) what
+        they are now; then the payloads, read with those rights, from the batch's frames."""
+        recheck = self.rights_due()
         rights = _rights(self.principal) if recheck else None
         if recheck and rights is None:
-            return None, []
+            return True, None, []
         principal, sight = rights if rights is not None else (self.principal, self.sight)
-        return rights, self.payloads(principal, sight, self.read_log(sight.team_ids))
+        key = (sight.team_ids, self.last_seq)
+        if key not in frames:
+            frames[key] = live.Frame.read(team_ids=sight.team_ids, after_seq=self.last_seq)
+        frame = frames[key]
+        self.last_seq = frame.seq
+        return recheck, rights, self.payloads(principal, sight, frame)
 
-    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
+    def payloads(self, principal: Any, sight: live.Sight, frame: live.Frame) -> list[Any]:
         raise NotImplementedError
 
     async def send_payload(self, payload: Any) -> None:
@@ -154,19 +162,75 @@ class _TeamStream:
                 self.channel_name,  # type: ignore[attr-defined]
             )
 
-    def read_log(self, team_ids: set[int]) -> list[Any]:
-        """In the database thread: every event of these teams past last_seq, a page at a time."""
-        events = []
-        while True:
-            page = events_after(team_ids=team_ids, after_seq=self.last_seq, limit=CATCH_UP_PAGE)
-            events.extend(page)
-            if page:
-                self.last_seq = page[-1].id
-            if len(page) < CATCH_UP_PAGE:
-                return events
+
+Rights = tuple[Any, live.Sight]  # the principal re-read, and what they may see
+Pulled = tuple[bool, Rights | None, list[Any]]
 
 
-def _rights(principal: Any) -> tuple[Any, live.Sight] | None:
+class _Pushes:
+    """Pushes asked for at about the same time by the sockets of one process (one event loop),
+    read in one batch in the database thread. A poke reaches every rep of a team at once; read
+    one socket at a time, 25 reps meant 25 reads of the log and 25 renders in a row, and the
+    last rep saw the handoff seconds late under load. Batched, sockets with the same teams
+    share one read of the log and the fragments they would see alike (live.Frame). Pushes
+    asked for while a batch is being read form the next one."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[_TeamStream, asyncio.Future[Pulled]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def pull(self, stream: _TeamStream) -> Pulled:
+        loop = asyncio.get_running_loop()
+        future = self.waiting.get(stream)
+        if future is None:
+            future = self.waiting[stream] = loop.create_future()
+        if self.task is None:
+            self.task = loop.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self.waiting:
+                await asyncio.sleep(0)  # the other sockets woken by the same poke join in
+                batch, self.waiting = self.waiting, {}
+                try:
+                    pulled = await database_sync_to_async(_pull_batch)(list(batch))
+                except Exception as exc:  # the database unreachable: each socket sees it
+                    pulled = {stream: exc for stream in batch}
+                for stream, future in batch.items():
+                    if future.done():  # that socket went away meanwhile
+                        continue
+                    outcome = pulled[stream]
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self.task = None
+
+
+def _pull_batch(streams: list[_TeamStream]) -> dict[_TeamStream, Pulled | Exception]:
+    frames: dict[tuple[frozenset[int], int], live.Frame] = {}
+    pulled: dict[_TeamStream, Pulled | Exception] = {}
+    for stream in streams:
+        try:
+            pulled[stream] = stream.pull(frames)
+        except Exception as exc:  # one socket's failure is its own
+            pulled[stream] = exc
+    return pulled
+
+
+_PUSHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pushes] = weakref.WeakKeyDictionary()
+
+
+def _pushes() -> _Pushes:
+    loop = asyncio.get_running_loop()
+    if loop not in _PUSHES:
+        _PUSHES[loop] = _Pushes()
+    return _PUSHES[loop]
+
+
+def _rights(principal: Any) -> Rights | None:
     """The caller re-read and what they may see; None once revoked or deactivated."""
     fresh = principal_refresh(principal)
     if fresh is None:
@@ -213,8 +277,8 @@ class EventStreamConsumer(_TeamStream, AsyncJsonWebsocketConsumer):
             return  # already sent (pokes that queued up while a push ran cost nothing)
         await self.push()
 
-    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
-        return [{"seq": e.id, "type": e.type, "handoff": e.payload} for e in events]
+    def payloads(self, principal: Any, sight: live.Sight, frame: live.Frame) -> list[Any]:
+        return [{"seq": e.id, "type": e.type, "handoff": e.payload} for e in frame.events]
 
     async def send_payload(self, payload: Any) -> None:
         await self.send_json(payload)
@@ -328,27 +392,19 @@ class LiveUIConsumer(_TeamStream, AsyncWebsocketConsumer):
             return
         handoff_id = message.get("handoff_id")  # re-render one (a message's delivery status)
         if handoff_id is not None and await self.rights_fresh():
-            changes = {handoff_id: "updated"}
-            render = database_sync_to_async(self.rendered)
-            for payload in await render(self.principal, self.sight, changes):
+            frame = live.Frame.of(
+                {handoff_id: "updated"}, team_ids=self.sight.team_ids, seq=self.last_seq
+            )
+            render = database_sync_to_async(self.payloads)
+            for payload in await render(self.principal, self.sight, frame):
                 await self.send_payload(payload)
 
-    def payloads(self, principal: Any, sight: live.Sight, events: list[Any]) -> list[Any]:
-        changes: dict[int, str] = {}
-        for event in events:
-            created = event.type == "handoff.created" or changes.get(event.handoff_id) == "created"
-            changes[event.handoff_id] = "created" if created else "updated"
-        return self.rendered(principal, sight, changes) if changes else []
-
-    def rendered(self, principal: Any, sight: live.Sight, changes: dict[int, str]) -> list[Any]:
-        """In the database thread: the fragments for these changes, and — when this page's
-        handoff is among them — a note to refresh its presence too (who may reply changes with
-        the owner), sent in a frame of its own."""
-        html = live.render_changes(
-            user=principal, view=self.view, changes=changes, seq=self.last_seq, sight=sight
-        )
+    def payloads(self, principal: Any, sight: live.Sight, frame: live.Frame) -> list[Any]:
+        html = frame.render(user=principal, sight=sight, view=self.view)
         payloads: list[Any] = [html] if html else []
-        if self.presence_handoff in changes:
+        if self.presence_handoff in frame.changes:
+            # Who may reply changes with the owner (the lock of someone who lost it stops
+            # counting): refresh "… is replying" too, in a frame of its own.
             payloads.append(REFRESH_PRESENCE)
         return payloads
 

@@ -291,6 +291,29 @@ class InboxRows:
         return [by_id[i] for i in ids if i in by_id]
 
 
+@dataclass(frozen=True)
+class InboxTally:
+    """Active handoffs under one filter, counted per owner (None: unassigned): every reader's
+    tab counts from one query — the live stream shares it between the reps of a team."""
+
+    by_assignee: dict[int | None, int]
+
+    def counts_for(self, user: Any) -> dict[str, int]:
+        return {
+            "all": sum(self.by_assignee.values()),
+            "mine": self.by_assignee.get(user.pk, 0) if user.pk is not None else 0,
+            "unassigned": self.by_assignee.get(None, 0),
+        }
+
+
+def inbox_tally(*, only: InboxFilter = ALL_OPEN, teams: Sequence[Team]) -> InboxTally:
+    """An index-only scan of `handoff_active_team_sla` (it carries the assignee, trigger and
+    priority), grouped by owner."""
+    scope = _inbox_scope(user=None, only=only, teams=teams)
+    rows = scope.order_by().values_list("assignee_id").annotate(n=Count("id"))
+    return InboxTally(by_assignee=dict(rows))
+
+
 def inbox_counts(
     *, user: Any, only: InboxFilter = ALL_OPEN, teams: Sequence[Team] | None = None
 ) -> dict[str, int]:
