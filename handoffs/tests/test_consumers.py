@@ -441,27 +441,20 @@ async def assert_no_event(communicator: Any) -> None:
     assert output["type"] == "websocket.close", f"received {output}"
 
 
+@pytest.mark.parametrize("announced", [True, False], ids=["announced", "quietly"])
 async def test_a_key_revoked_while_connected_receives_no_further_events(
-    org: Any, reader_key: str, send_signal: Any, ws: Sockets
+    org: Any, reader_key: str, send_signal: Any, ws: Sockets, monkeypatch: Any, announced: bool
 ) -> None:
+    """Sockets re-read their caller's rights when the services announce a change (the admin's
+    revoke action), and otherwise at the first push RIGHTS_RECHECK_SECONDS after the last read
+    (a revocation by hand in the database) — here, at once."""
     events = await ws.open(f"{EVENTS}?key={reader_key}")
-    await revoke(reader_key)
+    if announced:
+        await revoke(reader_key)
+    else:
+        monkeypatch.setattr(consumers, "RIGHTS_RECHECK_SECONDS", 0.0)
+        await revoke_quietly(reader_key)
 
-    await post_signal(send_signal, external_id="c-1")
-    await assert_no_event(events)
-
-
-async def test_rights_lost_without_an_announcement_are_seen_once_the_recheck_is_due(
-    org: Any, reader_key: str, send_signal: Any, ws: Sockets, monkeypatch: Any
-) -> None:
-    """Sockets re-read their caller's rights when the services announce a change, and otherwise
-    at the first push RIGHTS_RECHECK_SECONDS after the last read — here, at once."""
-    events = await ws.open(f"{EVENTS}?key={reader_key}")
-    await post_signal(send_signal, external_id="c-0")
-    assert (await events.receive_json_from(timeout=TIMEOUT))["type"] == "handoff.created"
-
-    monkeypatch.setattr(consumers, "RIGHTS_RECHECK_SECONDS", 0.0)
-    await revoke_quietly(reader_key)
     await post_signal(send_signal, external_id="c-1")
     await assert_no_event(events)
 
