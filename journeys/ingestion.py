@@ -16,8 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.db import (
     IntegrityError,
-    InterfaceError,
-    OperationalError,
     connection,
     models,
     transaction,
@@ -42,6 +40,7 @@ from portal.errors import Conflict
 from portal.groupcommit import GroupCommit
 from portal.memo import memo_scope
 from portal.models import ApiKey
+from portal.outage import is_outage
 from portal.ratelimit import api_bucket
 from portal.ratelimit import hit as rate_hit
 from portal.realtime import pokes_held
@@ -174,7 +173,8 @@ _group_commit: GroupCommit[_Single, Accepted | str | Refer] = GroupCommit(
     name="signal-intake",
     # A broken batch is re-run signal by signal, so one bad signal fails alone; an outage
     # (the database is gone) fails them all at once.
-    isolate=lambda exc: not isinstance(exc, OperationalError | InterfaceError),
+    isolate=lambda exc: not is_outage(exc),
+    shares_fate=is_outage,
 )
 
 

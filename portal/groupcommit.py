@@ -10,7 +10,8 @@ with the load and a lone request goes straight through.
 The batch function returns one outcome per item, in order; an exception it raises reaches every
 waiter of that batch (so a database outage is every request's 503, and nobody gets a 202 for
 something that was not committed). `isolate` re-runs a failed batch item by item, so one item
-that breaks the batch fails alone."""
+that breaks the batch fails alone; `shares_fate` says an error (an outage) is also the answer of
+everything queued behind the batch."""
 
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ class GroupCommit[Item, Outcome]:
         name: str,
         max_items: int = 500,
         isolate: Callable[[BaseException], bool] = lambda exc: False,
+        shares_fate: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self._batch = batch
         self._name = name
         self._max_items = max_items
         self._isolate = isolate
+        self._shares_fate = shares_fate
         self._pending: list[tuple[Item, Future[Outcome]]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -79,6 +82,13 @@ class GroupCommit[Item, Outcome]:
                 for one in taken:
                     self._commit([one])
                 return
+            if self._shares_fate(exc):
+                # The database is gone: what is queued meanwhile would meet the same error
+                # after its own wait for a connection; it hears it now instead, so no request
+                # waits out one pool timeout per batch ahead of it.
+                with self._wake:
+                    taken = taken + self._pending
+                    self._pending = []
             for _, future in taken:
                 future.set_exception(exc)
             connections.close_all()  # the next batch starts on a fresh connection

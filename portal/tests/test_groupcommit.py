@@ -103,6 +103,37 @@ def test_without_isolation_every_waiter_of_the_batch_hears_the_failure():
     assert results == ["bad item 2"] * 3
 
 
+class Unreachable(Exception):
+    pass
+
+
+def test_an_outage_is_also_the_answer_of_everything_queued_behind_the_batch():
+    """Without it, each queued batch would wait out the pool's timeout in turn: a request
+    behind one failing batch answered its 503 after two timeouts (20 s) in a CI run."""
+    gate = threading.Event()
+    batches: list[list[int]] = []
+
+    def unreachable(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        gate.wait(10)
+        raise Unreachable("database unreachable")
+
+    group: GroupCommit[int, int] = GroupCommit(
+        unreachable,
+        name="test-shares-fate",
+        shares_fate=lambda exc: isinstance(exc, Unreachable),
+    )
+    futures = [group.enqueue(0)]
+    while not batches:
+        threading.Event().wait(0.01)
+    futures += [group.enqueue(item) for item in (1, 2, 3)]
+    gate.set()
+    for future in futures:
+        with pytest.raises(Unreachable):
+            future.result(10)
+    assert batches == [[0]]  # the queued three never ran a batch of their own
+
+
 def _signal(key: str, contact: str, budget: int = 100) -> dict[str, Any]:
     return {
         "type": "form_submitted",
