@@ -205,7 +205,8 @@ class Frame:
 def render_changes(
     *, user: Any, view: LiveView, changes: dict[int, str], seq: int, sight: Sight | None = None
 ) -> str:
-    """The fragments for given changes to one reader (re-rendering one handoff, and tests)."""
+    """The fragments for given changes to one reader, on their own (the batched stream uses
+    Frame directly)."""
     sight = sight or sight_for(user)
     frame = Frame.of(changes, team_ids=sight.team_ids, seq=seq)
     return frame.render(user=user, sight=sight, view=view)

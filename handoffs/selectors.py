@@ -306,10 +306,12 @@ class InboxTally:
         }
 
 
-def inbox_tally(*, only: InboxFilter = ALL_OPEN, teams: Sequence[Team]) -> InboxTally:
-    """An index-only scan of `handoff_active_team_sla` (it carries the assignee, trigger and
-    priority), grouped by owner."""
-    scope = _inbox_scope(user=None, only=only, teams=teams)
+def inbox_tally(
+    *, only: InboxFilter = ALL_OPEN, teams: Sequence[Team] | None, user: Any = None
+) -> InboxTally:
+    """One grouped query: an index-only scan of `handoff_active_team_sla` (it carries the
+    assignee, trigger and priority) when `teams` is given; without it, `user`'s teams."""
+    scope = _inbox_scope(user=user, only=only, teams=teams)
     rows = scope.order_by().values_list("assignee_id").annotate(n=Count("id"))
     return InboxTally(by_assignee=dict(rows))
 
@@ -317,15 +319,8 @@ def inbox_tally(*, only: InboxFilter = ALL_OPEN, teams: Sequence[Team]) -> Inbox
 def inbox_counts(
     *, user: Any, only: InboxFilter = ALL_OPEN, teams: Sequence[Team] | None = None
 ) -> dict[str, int]:
-    """The tab counts under the filter's team, trigger and priority: one aggregate query (an
-    index-only scan of `handoff_active_team_sla`, which carries the assignee, trigger and
-    priority, when `teams` is given)."""
-    scope = _inbox_scope(user=user, only=only, teams=teams)
-    return scope.aggregate(
-        all=Count("id"),
-        mine=Count("id", filter=Q(assignee=user)),
-        unassigned=Count("id", filter=Q(assignee=None)),
-    )
+    """The tab counts under the filter's team, trigger and priority."""
+    return inbox_tally(only=only, teams=teams, user=user).counts_for(user)
 
 
 def inbox_row(*, user: Any, handoff_id: int) -> Handoff | None:

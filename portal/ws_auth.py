@@ -92,18 +92,20 @@ def principal_group(principal: Any) -> str:
     return f"user.{principal.pk}"
 
 
+def _announce_on_commit(principal: Any, message: dict[str, Any]) -> None:
+    group = principal_group(principal)
+    transaction.on_commit(lambda: group_send(group, message), robust=True)
+
+
 def sockets_close_on_commit(*, principal: Any, code: int, reason: str) -> None:
     """After commit, close every open socket of `principal` (each consumer closes itself)."""
-    group = principal_group(principal)
-    message = {"type": SOCKETS_CLOSE, "code": code, "reason": reason}
-    transaction.on_commit(lambda: group_send(group, message), robust=True)
+    _announce_on_commit(principal, {"type": SOCKETS_CLOSE, "code": code, "reason": reason})
 
 
 def sockets_recheck_on_commit(*, principal: Any) -> None:
     """After commit, make every open socket of `principal` re-read what it may see (a membership
     was set or removed): joining a new team's stream, leaving a lost one's, at once."""
-    group = principal_group(principal)
-    transaction.on_commit(lambda: group_send(group, {"type": SOCKETS_RIGHTS}), robust=True)
+    _announce_on_commit(principal, {"type": SOCKETS_RIGHTS})
 
 
 class WebsocketAuth:
