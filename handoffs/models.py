@@ -128,13 +128,15 @@ class Handoff(models.Model):
                 name="handoff_first_responded",
             ),
             # The SLA sweep's two queries (handoffs/services/breaches.py).
+            # (due, id): the sweep's `ORDER BY due, id LIMIT n` stops after n rows even when
+            # thousands share one due time (a backlog after an outage), instead of sorting them.
             models.Index(
-                fields=["sla_due_at"],
+                fields=["sla_due_at", "id"],
                 condition=Q(status__in=ACTIVE_STATUSES, breached=False),
                 name="handoff_sla_due_unbreached",
             ),
             models.Index(
-                fields=["escalation_due_at"],
+                fields=["escalation_due_at", "id"],
                 condition=Q(status__in=ACTIVE_STATUSES, escalated=False)
                 & Q(escalation_due_at__isnull=False),
                 name="handoff_escalation_due",

@@ -86,8 +86,7 @@ class _Memo:
 def _breach_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int, int]:
     lock_event_seq()  # lock order: the event log before any handoff row (portal/realtime.py)
     due = list(
-        Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("assignee")
+        _held()
         .filter(status__in=ACTIVE_STATUSES, breached=False, sla_due_at__lte=now)
         .order_by("sla_due_at", "id")[:size]
     )
@@ -102,7 +101,7 @@ def _breach_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int, int]
     if stale:
         Handoff.objects.filter(pk__in=stale).update(sla_due_at=None)
     events: list[HandoffEvent] = []
-    changed: list[int] = []
+    changed: list[Handoff] = []
     escalate_now: list[Handoff] = []
     for (target, escalate_at), handoffs in groups.items():
         # Race prevented: two sweepers (two beats, beat and the embedded timer) flagging and
@@ -141,9 +140,8 @@ def _breach_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int, int]
                     },
                 )
             )
-            changed.append(handoff.pk)
+            changed.append(handoff)
             if escalate_at is not None and not waits:
-                handoff.escalation_due_at = escalate_at
                 escalate_now.append(handoff)
     HandoffEvent.objects.bulk_create(events)
     escalated = _escalate(escalate_now, now, memo)
@@ -163,20 +161,30 @@ def _swap(handoffs: list[Handoff], *, guard: dict[str, Any], **update: Any) -> N
     ids = [h.pk for h in handoffs]
     if Handoff.objects.filter(pk__in=ids, **guard).update(**update) != len(ids):
         raise SweepRaced(f"handoffs {ids} changed under the sweep's row locks")
+    for handoff in handoffs:  # the rows now hold exactly this: announce them without a re-read
+        for field, value in update.items():
+            setattr(handoff, field, value)
 
 
 @transaction.atomic
 def _escalation_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int]:
     lock_event_seq()
     due = list(
-        Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("assignee")
+        _held()
         .filter(status__in=ACTIVE_STATUSES, escalated=False, escalation_due_at__lte=now)
         .order_by("escalation_due_at", "id")[:size]
     )
     escalated = _escalate(due, now, memo)
-    _announce_changed([h.pk for h in due])
+    _announce_changed(due)
     return len(due), escalated
+
+
+def _held() -> Any:
+    """Handoffs the sweep takes: row-locked (skipping rows someone else holds), with what their
+    announcement shows loaded. of=("self",): the nullable assignee join cannot be locked."""
+    return Handoff.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
+        "team", "contact", "assignee"
+    )
 
 
 def _escalation_time(terms: SlaTerms, now: datetime) -> datetime | None:
@@ -192,7 +200,8 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
     notify the leads, or give the handoff to one of them and notify them."""
     events: list[HandoffEvent] = []
     notices: list[tuple[int, list[int]]] = []
-    cleared: list[int] = []
+    cleared: list[Handoff] = []
+    given: list[tuple[Handoff, Any]] = []
     # Race prevented: as for the breach, a second escalation matches nothing (the guard on
     # `escalated`); rows with the same change share one UPDATE.
     shapes: dict[tuple[tuple[str, Any], ...], list[Handoff]] = defaultdict(list)
@@ -200,7 +209,7 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
         terms = memo.terms(handoff)
         leads = memo.leads(handoff.team_id)
         if terms.on_breach == BreachAction.FLAG_ONLY or not leads:
-            cleared.append(handoff.pk)
+            cleared.append(handoff)
             if leads:
                 continue  # the policy changed to "flag only" while the alert waited
             events.append(
@@ -223,6 +232,7 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
                 update["status"] = HandoffStatus.CLAIMED
         shapes[tuple(sorted(update.items()))].append(handoff)
         if "assignee_id" in update:
+            given.append((handoff, lead))
             previous = handoff.assignee
             events.append(
                 HandoffEvent(
@@ -252,9 +262,11 @@ def _escalate(handoffs: list[Handoff], now: datetime, memo: _Memo) -> int:
         )
         notices.append((handoff.pk, [u.pk for u in notify]))
     if cleared:
-        Handoff.objects.filter(pk__in=cleared).update(escalation_due_at=None)
+        _swap(cleared, guard={}, escalation_due_at=None)
     for shape, group in shapes.items():
         _swap(group, guard={"escalated": False}, **dict(shape))
+    for handoff, lead in given:
+        handoff.assignee = lead  # _swap set assignee_id; the announcement shows the person
     HandoffEvent.objects.bulk_create(events)
     if notices:
         escalated = [e.pk for e in events if e.kind == HandoffEventKind.ESCALATED]
@@ -292,10 +304,10 @@ def _enqueue(send: Callable[..., Any], handoff_id: int, user_ids: list[int]) -> 
     return lambda: send(handoff_id=handoff_id, user_ids=user_ids)
 
 
-def _announce_changed(ids: list[int]) -> None:
-    if ids:
-        fresh = Handoff.objects.select_related("team", "contact", "assignee").filter(id__in=ids)
-        _announce(list(fresh.order_by("id")), EventType.HANDOFF_UPDATED)
+def _announce_changed(handoffs: list[Handoff]) -> None:
+    """The rows as the batch left them (`_swap` keeps them in step with the database)."""
+    if handoffs:
+        _announce(sorted(handoffs, key=lambda h: h.pk), EventType.HANDOFF_UPDATED)
 
 
 def team_leads(*, team_id: int) -> list[Any]:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from conftest import Org, run_concurrently
@@ -275,3 +277,42 @@ def _bulk_overdue(
         for c in contacts
     )
     return [h.pk for h in rows]
+
+
+def test_what_the_sweep_announces_is_what_it_stored(org: Org):
+    """The sweep announces the rows it holds rather than reading them again: every handoff's
+    last event on the log must equal the handoff as stored, whatever the policy did to it
+    (notified, given to the lead, flag only, nobody to escalate to)."""
+    from handoffs.payloads import handoff_as_dict
+
+    SlaPolicy.objects.create(
+        team=org.teams["success"], priority="urgent", on_breach=BreachAction.REASSIGN_TO_LEAD
+    )
+    SlaPolicy.objects.create(
+        team=org.teams["success"], priority="low", on_breach=BreachAction.FLAG_ONLY
+    )
+    ids = (
+        raise_many(org, 2, priority="urgent")
+        + raise_many(org, 2, team="sales")
+        + raise_many(org, 1, team="support")
+        + raise_many(org, 1, team="marketing", priority="high")
+    )
+    Contact.objects.filter(external_id__startswith="c-success-").update(
+        external_id=Concat(F("external_id"), Value("-urgent"))
+    )
+    ids += raise_many(org, 1, priority="low")
+    before = Event.objects.order_by("-id").values_list("id", flat=True).first()
+
+    result = handoffs_sla_sweep(now=timezone.now() + timedelta(days=1))
+
+    assert result.breached == len(ids)
+    fresh = {h.pk: h for h in Handoff.objects.select_related("team", "contact", "assignee")}
+    announced = {
+        e.handoff_id: e.payload
+        for e in Event.objects.filter(id__gt=before, type=EventType.HANDOFF_UPDATED).order_by("id")
+    }
+    assert sorted(announced) == sorted(ids)
+    for handoff_id in ids:
+        assert announced[handoff_id] == handoff_as_dict(fresh[handoff_id])
+    assert fresh[ids[0]].assignee == org.users["morgan"]  # given to the lead, and shown so
+    assert announced[ids[0]]["assignee"]["username"] == "morgan"
