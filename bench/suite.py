@@ -71,6 +71,13 @@ class Stack:
 
     def start(self) -> None:
         py = sys.executable
+        # The leads' escalation emails (and any journey email) go to a real local SMTP server
+        # that accepts and discards them, as a working mail relay would: without one, every
+        # send is refused and retried, and those retries compete for the CPU being measured.
+        self._spawn(
+            "smtp",
+            [py, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", self._smtp()],
+        )
         self._spawn(
             "web",
             [
@@ -108,6 +115,9 @@ class Stack:
             ],
         )
         self._wait_healthy()
+
+    def _smtp(self) -> str:
+        return f"127.0.0.1:{self.env['EMAIL_PORT']}"
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         out = (self.logs / f"{name}.log").open("wb")
@@ -439,6 +449,8 @@ def main() -> int:
         "BATON_RATE_LIMIT_USER_API_PER_MINUTE": "0",
         "BATON_RATE_LIMIT_USER_WRITES_PER_MINUTE": "0",
         "BENCH_SPARE_PORT": str(args.port + 1),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(args.port + 2),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("BATON_SQLITE_PATH", None)
