@@ -254,9 +254,12 @@ def wait_idle(worker: Worker, timeout: float = 60) -> None:
         client.close()
 
 
-def start_worker(*, concurrency: int = 2) -> Worker:
+def start_worker(
+    *, concurrency: int = 2, pool: str = "threads", env: dict[str, str] | None = None
+) -> Worker:
     """A Celery worker on the default queue of this run's Redis database (the server enqueues
-    there), with threads so two tasks of one kind really run at once."""
+    there), with threads so two tasks of one kind really run at once (or `pool="prefork"`,
+    production's default)."""
     run = secrets.token_hex(4)
     node = f"baton-live-{run}@{socket.gethostname()}"
     command = [
@@ -267,7 +270,7 @@ def start_worker(*, concurrency: int = 2) -> Worker:
         "portal",
         "worker",
         "--pool",
-        "threads",
+        pool,
         "--concurrency",
         str(concurrency),
         "-l",
@@ -278,7 +281,7 @@ def start_worker(*, concurrency: int = 2) -> Worker:
         "--without-mingle",
         "--without-heartbeat",
     ]
-    spawned = _spawn("celery", command, server_env(eager=False))
+    spawned = _spawn("celery", command, {**server_env(eager=False), **(env or {})})
     worker = Worker(
         name=spawned.name,
         process=spawned.process,
