@@ -313,6 +313,19 @@ def judge(result: dict[str, Any]) -> None:
 # --- machine --------------------------------------------------------------------------------------
 
 
+def clear_broker(redis_url: str) -> None:
+    """Drop the Celery queue an earlier run left behind: its tasks name rows of the database
+    just dropped (an escalation alert retries 15 times waiting for events that will never
+    appear) and would run beside this run's measurements."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete("celery", "_kombu.binding.celery", "unacked", "unacked_index")
+    finally:
+        client.close()
+
+
 def machine(db_url: str, redis_url: str) -> dict[str, Any]:
     import psycopg
     import redis
@@ -459,6 +472,7 @@ def main() -> int:
     began = time.monotonic()
     print(f"==> database {name}: migrate and seed the demo organisation", flush=True)
     recreate_database(base, name)
+    clear_broker(args.redis_url)
     host = machine(db_url, args.redis_url)  # before the stack takes its connections
     with (logs / "seed.log").open("wb") as seed_log:
         subprocess.run(

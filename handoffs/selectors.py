@@ -26,7 +26,8 @@ from handoffs.choices import ACTIVE_STATUSES, Direction, HandoffStatus, Priority
 from handoffs.models import Handoff, HandoffEvent, Message
 from portal.errors import log_not_visible
 from portal.models import Event, EventLogState, Membership, Team
-from portal.selectors import teams_visible_to
+from portal.roles import WORK_HANDOFFS
+from portal.selectors import teams_visible_to, teams_with_perm
 
 HANDOFF_RELATED = ("team", "contact", "contact__account", "assignee")
 
@@ -136,6 +137,24 @@ def handoff_get_for(*, principal: Any, handoff_id: int) -> Handoff:
         log_not_visible(principal, f"handoff {handoff_id}")
         raise Http404("No such handoff")
     return handoff
+
+
+def handoff_get_for_work(*, user: Any, handoff_id: int) -> tuple[Handoff, bool]:
+    """`handoff_get_for`, and whether `user` may also work it (claim, reply, resolve): one
+    query, as every action asks both before it changes anything."""
+    may_work = teams_with_perm(principal=user, codename=WORK_HANDOFFS).filter(
+        id=OuterRef("team_id")
+    )
+    handoff = (
+        handoffs_visible_to(principal=user)
+        .filter(id=handoff_id)
+        .annotate(may_work=Exists(may_work))
+        .first()
+    )
+    if handoff is None:
+        log_not_visible(user, f"handoff {handoff_id}")
+        raise Http404("No such handoff")
+    return handoff, handoff.may_work
 
 
 INBOX_VIEWS = ("all", "mine", "unassigned")

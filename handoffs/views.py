@@ -19,6 +19,7 @@ from handoffs.selectors import (
     InboxRows,
     event_log_head,
     handoff_get_for,
+    handoff_get_for_work,
     inbox_counts,
     inbox_queryset,
     inbox_row,
@@ -26,7 +27,7 @@ from handoffs.selectors import (
 from handoffs.services.presence import ReplyLocked
 from handoffs.ui import handoff_page_context, row_context
 from portal.errors import DomainError, security_log
-from portal.selectors import teams_visible_to, user_can_manage, user_can_work
+from portal.selectors import teams_visible_to, user_can_manage
 
 PAGE_SIZE = 25
 
@@ -139,8 +140,8 @@ def _respond(
 
 
 def _workable(request: HttpRequest, handoff_id: int) -> Handoff | None:
-    handoff = handoff_get_for(principal=request.user, handoff_id=handoff_id)
-    if not user_can_work(user=request.user, team_id=handoff.team_id):
+    handoff, may_work = handoff_get_for_work(user=request.user, handoff_id=handoff_id)
+    if not may_work:
         security_log.info("denied work on handoff %s to user %s", handoff_id, request.user.pk)
         return None
     return handoff
@@ -156,7 +157,7 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
     body = request.POST.get("body", "") if action == "reply" else ""
     try:
         if action == "claim":
-            services.handoff_claim(handoff_id=handoff_id, user=user)
+            services.handoff_claim(handoff_id=handoff_id, user=user, seen=handoff)
         elif action == "release":
             services.handoff_release(handoff_id=handoff_id, user=user, may_override=may_override)
         elif action == "reply":

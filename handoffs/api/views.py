@@ -19,7 +19,13 @@ from handoffs.api.serializers import (
 )
 from handoffs.choices import HandoffStatus, Priority, Trigger
 from handoffs.models import Handoff
-from handoffs.selectors import FilterError, handoff_get_for, handoff_list, parse_filters
+from handoffs.selectors import (
+    FilterError,
+    handoff_get_for,
+    handoff_get_for_work,
+    handoff_list,
+    parse_filters,
+)
 from portal.api_access import require_integration, require_person
 from portal.api_pagination import Pagination, page_of, page_parameters
 from portal.api_schema import error_responses
@@ -108,8 +114,8 @@ class HandoffDetailView(APIView):
 
 def _workable(request: Request, handoff_id: int) -> tuple[object, Handoff]:
     user = require_person(request)
-    handoff = handoff_get_for(principal=user, handoff_id=handoff_id)
-    if not user_can_work(user=user, team_id=handoff.team_id):
+    handoff, may_work = handoff_get_for_work(user=user, handoff_id=handoff_id)
+    if not may_work:
         raise Forbidden("Your role may read this team's handoffs but not work them.")
     return user, handoff
 
@@ -117,8 +123,8 @@ def _workable(request: Request, handoff_id: int) -> tuple[object, Handoff]:
 class HandoffClaimView(APIView):
     @extend_schema(request=None, responses={200: HandoffSerializer, **ACTION_ERRORS})
     def post(self, request: Request, handoff_id: int) -> Response:
-        user, _ = _workable(request, handoff_id)
-        handoff = services.handoff_claim(handoff_id=handoff_id, user=user)
+        user, seen = _workable(request, handoff_id)
+        handoff = services.handoff_claim(handoff_id=handoff_id, user=user, seen=seen)
         return Response(HandoffSerializer(handoff).data)
 
 

@@ -42,12 +42,34 @@ from portal.realtime import lock_event_seq
 OWNED_STATUSES = (HandoffStatus.CLAIMED, HandoffStatus.WAITING_ON_CONTACT)
 
 
-@transaction.atomic
-def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
+def handoff_claim(*, handoff_id: int, user: Any, seen: Handoff | None = None) -> Handoff:
     """Give an open handoff to `user`. Exactly one concurrent caller wins; the rest get Conflict.
 
     Race prevented: two reps clicking Claim together. The compare-and-swap UPDATE only matches
-    an unassigned open row, so the database picks one winner."""
+    an unassigned open row, so the database picks one winner.
+
+    `seen`: the handoff as the caller has just read it. A committed claim or resolution is
+    final for this click, so when `seen` already shows one the answer is given from it,
+    without queueing for the event-log lock behind the winner (9 of 10 racing claimers)."""
+    if seen is not None and seen.pk == handoff_id and not _claimable(seen):
+        return _not_claimed(seen, user)
+    return _claim(handoff_id, user)
+
+
+def _claimable(handoff: Handoff) -> bool:
+    return handoff.assignee_id is None and handoff.status == HandoffStatus.OPEN
+
+
+def _not_claimed(handoff: Handoff, user: Any) -> Handoff:
+    if handoff.assignee_id == user.pk:
+        return handoff  # claiming your own handoff again is a no-op, not a conflict
+    if handoff.status == HandoffStatus.RESOLVED:
+        raise Conflict("This handoff is resolved")
+    raise Conflict(_blocked_by(handoff) or f"This handoff is {handoff.get_status_display()}")
+
+
+@transaction.atomic
+def _claim(handoff_id: int, user: Any) -> Handoff:
     lock_event_seq()
     won = Handoff.objects.filter(id=handoff_id, assignee=None, status=HandoffStatus.OPEN).update(
         assignee=user,
@@ -57,11 +79,7 @@ def handoff_claim(*, handoff_id: int, user: Any) -> Handoff:
     )
     handoff = _fresh(handoff_id)
     if won != 1:
-        if handoff.assignee_id == user.pk:
-            return handoff  # claiming your own handoff again is a no-op, not a conflict
-        if handoff.status == HandoffStatus.RESOLVED:
-            raise Conflict("This handoff is resolved")
-        raise Conflict(_blocked_by(handoff) or f"This handoff is {handoff.get_status_display()}")
+        return _not_claimed(handoff, user)
     HandoffEvent.objects.create(handoff=handoff, kind=HandoffEventKind.CLAIMED, actor=user)
     _announce([handoff], EventType.HANDOFF_UPDATED)
     return handoff

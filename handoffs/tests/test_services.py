@@ -116,6 +116,31 @@ def test_claiming_someone_elses_handoff_is_a_conflict(handoff, org):
     assert Handoff.objects.get().assignee == org.users["riley"]
 
 
+def test_a_claim_seen_already_taken_is_answered_from_what_was_seen(
+    handoff, org, django_assert_num_queries
+):
+    """The views pass the handoff they just read: a committed claim is final for this click,
+    so the loser is told without a transaction or the event-log lock."""
+    handoff_claim(handoff_id=handoff.pk, user=org.users["riley"])
+    seen = Handoff.objects.select_related("assignee").get(pk=handoff.pk)
+    with django_assert_num_queries(0), pytest.raises(Conflict, match=r"^Already claimed by Riley"):
+        handoff_claim(handoff_id=handoff.pk, user=org.users["rob"], seen=seen)
+    with django_assert_num_queries(0):
+        again = handoff_claim(handoff_id=handoff.pk, user=org.users["riley"], seen=seen)
+    assert again.assignee == org.users["riley"]
+
+
+def test_a_stale_sight_of_an_open_handoff_still_races_through_the_database(handoff, org):
+    """`seen` only ever refuses: one read before someone else's claim committed goes through
+    the compare-and-swap, which finds the handoff taken."""
+    seen = Handoff.objects.get(pk=handoff.pk)  # open, unassigned
+    handoff_claim(handoff_id=handoff.pk, user=org.users["riley"])
+    with pytest.raises(Conflict, match=r"^Already claimed by Riley Reed$"):
+        handoff_claim(handoff_id=handoff.pk, user=org.users["rob"], seen=seen)
+    assert Handoff.objects.get().assignee == org.users["riley"]
+    assert HandoffEvent.objects.filter(kind="claimed").count() == 1
+
+
 def test_a_raise_for_a_contact_with_an_active_handoff_attaches_evidence(handoff, org):
     again, created = handoff_raise(request=raise_request(org, handoff.contact, n=2))
     assert (again.pk, created) == (handoff.pk, False)
