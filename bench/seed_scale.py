@@ -592,7 +592,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "portal.serve",  # README's production command: uvicorn, a socket per worker
                 "portal.asgi:application",
                 "--host",
                 "127.0.0.1",

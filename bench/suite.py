@@ -83,7 +83,7 @@ class Stack:
             [
                 py,
                 "-m",
-                "uvicorn",
+                "portal.serve",  # README's production command: uvicorn, a socket per worker
                 "portal.asgi:application",
                 "--host",
                 "127.0.0.1",

@@ -182,7 +182,7 @@ def start_server(*, eager: bool = False, workers: int = 2) -> Server:
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
+        "portal.serve",  # uvicorn, a listening socket per worker (README's production command)
         "portal.asgi:application",
         "--host",
         "127.0.0.1",

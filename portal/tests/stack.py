@@ -630,7 +630,7 @@ def stack_create() -> Stack:
             [
                 py,
                 "-m",
-                "uvicorn",
+                "portal.serve",
                 "portal.asgi:application",
                 "--host",
                 "127.0.0.1",
