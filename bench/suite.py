@@ -74,10 +74,8 @@ class Stack:
         # The leads' escalation emails (and any journey email) go to a real local SMTP server
         # that accepts and discards them, as a working mail relay would: without one, every
         # send is refused and retried, and those retries compete for the CPU being measured.
-        self._spawn(
-            "smtp",
-            [py, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", self._smtp()],
-        )
+        sink = ["-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{self.env['EMAIL_PORT']}"]
+        self._spawn("smtp", [py, "-m", "aiosmtpd", "-n", *sink])
         self._spawn(
             "web",
             [
@@ -115,9 +113,6 @@ class Stack:
             ],
         )
         self._wait_healthy()
-
-    def _smtp(self) -> str:
-        return f"127.0.0.1:{self.env['EMAIL_PORT']}"
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         out = (self.logs / f"{name}.log").open("wb")

@@ -132,7 +132,11 @@ def _is_user(principal: Any) -> bool:
 
 def handoff_get_for(*, principal: Any, handoff_id: int) -> Handoff:
     """The handoff if `principal` may see it; otherwise 404 — never a hint that it exists."""
-    handoff = handoffs_visible_to(principal=principal).filter(id=handoff_id).first()
+    return _visible_or_404(principal, handoff_id, handoffs_visible_to(principal=principal))
+
+
+def _visible_or_404(principal: Any, handoff_id: int, visible: QuerySet[Handoff]) -> Handoff:
+    handoff = visible.filter(id=handoff_id).first()
     if handoff is None:
         log_not_visible(principal, f"handoff {handoff_id}")
         raise Http404("No such handoff")
@@ -145,15 +149,8 @@ def handoff_get_for_work(*, user: Any, handoff_id: int) -> tuple[Handoff, bool]:
     may_work = teams_with_perm(principal=user, codename=WORK_HANDOFFS).filter(
         id=OuterRef("team_id")
     )
-    handoff = (
-        handoffs_visible_to(principal=user)
-        .filter(id=handoff_id)
-        .annotate(may_work=Exists(may_work))
-        .first()
-    )
-    if handoff is None:
-        log_not_visible(user, f"handoff {handoff_id}")
-        raise Http404("No such handoff")
+    visible = handoffs_visible_to(principal=user).annotate(may_work=Exists(may_work))
+    handoff = _visible_or_404(user, handoff_id, visible)
     return handoff, handoff.may_work
 
 

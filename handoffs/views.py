@@ -152,8 +152,11 @@ def _act(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
     if handoff is None:
         return _respond(request, handoff_id, notice="Your role cannot work this team's handoffs.")
     user = request.user
-    # Ownership is checked by the services under the row lock; leads may act on others' work.
-    may_override = user_can_manage(user=user, team_id=handoff.team_id)
+    # Ownership is checked by the services under the row lock; leads may release or resolve
+    # others' work (read only for those: a claim or reply does not ask).
+    may_override = action in ("release", "resolve") and user_can_manage(
+        user=user, team_id=handoff.team_id
+    )
     body = request.POST.get("body", "") if action == "reply" else ""
     try:
         if action == "claim":

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.choices import BreachAction
@@ -179,7 +180,7 @@ def _escalation_batch(now: datetime, size: int, memo: _Memo) -> tuple[int, int]:
     return len(due), escalated
 
 
-def _held() -> Any:
+def _held() -> QuerySet[Handoff]:
     """Handoffs the sweep takes: row-locked (skipping rows someone else holds), with what their
     announcement shows loaded. of=("self",): the nullable assignee join cannot be locked."""
     return Handoff.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
