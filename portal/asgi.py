@@ -4,9 +4,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_http = get_asgi_application()  # before importing consumers (they touch the ORM)
+django.setup(set_prefix=False)  # as get_asgi_application() does
+
+from portal.asgi_handler import SyncChainASGIHandler  # noqa: E402
+
+django_http = SyncChainASGIHandler()  # before importing consumers (they touch the ORM)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
