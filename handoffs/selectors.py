@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from django.db.models import (
@@ -132,14 +132,9 @@ def _is_user(principal: Any) -> bool:
 
 def handoff_get_for(*, principal: Any, handoff_id: int) -> Handoff:
     """The handoff if `principal` may see it; otherwise 404 — never a hint that it exists."""
-    return _visible_or_404(principal, handoff_id, handoffs_visible_to(principal=principal))
-
-
-def _visible_or_404(principal: Any, handoff_id: int, visible: QuerySet[Handoff]) -> Handoff:
-    handoff = visible.filter(id=handoff_id).first()
+    handoff = handoffs_visible_to(principal=principal).filter(id=handoff_id).first()
     if handoff is None:
-        log_not_visible(principal, f"handoff {handoff_id}")
-        raise Http404("No such handoff")
+        _not_visible(principal, handoff_id)
     return handoff
 
 
@@ -147,13 +142,18 @@ def handoff_get_for_work(*, user: Any, handoff_id: int) -> tuple[Handoff, bool]:
     """`handoff_get_for`, and whether `user` may also work it (claim, reply, resolve): one
     read of the caller's team rights and one of the handoff (two plain queries: guardian's
     nested permission subqueries cost more to build and plan than the read itself)."""
-    rights = team_rights(user=user).get
+    rights = team_rights(user=user)
     # The owner comes along (a 409 names them); an action's answer reads the handoff afresh.
     handoff = next(iter(Handoff.objects.select_related("assignee").filter(id=handoff_id)), None)
-    if handoff is None or VIEW_INBOX not in rights(handoff.team_id, ()):
-        log_not_visible(user, f"handoff {handoff_id}")
-        raise Http404("No such handoff")
-    return handoff, WORK_HANDOFFS in rights(handoff.team_id, ())
+    held = rights.get(handoff.team_id, frozenset()) if handoff is not None else frozenset()
+    if handoff is None or VIEW_INBOX not in held:
+        _not_visible(user, handoff_id)
+    return handoff, WORK_HANDOFFS in held
+
+
+def _not_visible(principal: Any, handoff_id: int) -> NoReturn:
+    log_not_visible(principal, f"handoff {handoff_id}")
+    raise Http404("No such handoff")
 
 
 INBOX_VIEWS = ("all", "mine", "unassigned")

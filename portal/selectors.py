@@ -9,12 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from portal.models import (
-    ApiKey,
-    Availability,
-    Membership,
-    Team,
-)
+from portal.models import ApiKey, Availability, Membership, Team
 from portal.roles import INBOX_ROLES, MANAGE_HANDOFFS, VIEW_INBOX, WORK_HANDOFFS
 
 
@@ -61,7 +56,7 @@ def team_rights(*, user: Any) -> dict[int, frozenset[str]]:
     flat query. For checks on one known team — an action on a handoff — where building
     guardian's nested subqueries into the query cost more than the query (~6 ms a claim)."""
     if isinstance(user, ApiKey) or not getattr(user, "is_authenticated", False):
-        return {}
+        return {}  # a key holds no team rights: teams_with_perm scopes what it reads
     if not user.is_active:
         return {}
     held: dict[int, set[str]] = {}
